@@ -1,0 +1,148 @@
+"""The chat prompt a model sees for a game, and the SFT pairs built from it.
+
+The prompt is one user turn: an "expert Python programmer" framing, the game's rules.md,
+the GameCWM interface (signatures and contracts from games/API.md, the imperfect-information
+function only when the game needs it) and the instructions the verifier will hold the
+program to. Keeping the prompt text here, and nowhere else, means SFT, GRPO and eval all
+train and measure on exactly the same task.
+
+    python -m gamecwm_jax.games.prompts --game kuhn_poker          # print one prompt
+    python -m gamecwm_jax.games.prompts --lengths [--tokenizer DIR] # per-game token counts
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from typing import Any
+
+from gamecwm_jax.games.registry import get_game, list_games, resolve_games
+
+SYSTEM_PROMPT = "You are an expert Python programmer who writes exact, complete game engines."
+
+INTERFACE = '''\
+```python
+from typing import Any
+Action = str              # exactly the action strings the rules specify
+State = dict[str, Any]    # JSON-like values only: dict, list, str, int, float, bool, None
+
+def get_initial_state() -> State: ...
+def apply_action(state: State, action: Action) -> State:
+    """The next state. Must not mutate `state`; must be deterministic (chance is an
+    explicit chance node, never random inside a transition); raise ValueError if illegal."""
+def get_current_player(state: State) -> int:
+    """0..n-1 for the player to move, -1 at a chance node, -4 when the game is over."""
+def get_player_name(player: int) -> str: ...
+def get_legal_actions(state: State) -> list[Action]:
+    """Legal actions of the player to move, or the outcomes at a chance node; [] when over."""
+def get_chance_outcomes(state: State) -> list[tuple[Action, float]]:
+    """At a chance node every outcome with its probability (summing to 1); [] elsewhere."""
+def get_rewards(state: State) -> list[float]:
+    """One number per player: the return collected so far (the final outcome when over)."""
+def get_observations(state: State) -> list[dict[str, Any]]:
+    """One dict per player with exactly what that player may know, as the rules specify."""
+```'''
+
+RESAMPLE = '''\
+This game has hidden information, so also define:
+
+```python
+def resample_history(obs_action_history: list[dict[str, Any]], player_id: int) -> list[Action]:
+    """obs_action_history has one entry per state s_0..s_T of a game, as player_id saw it:
+    {"observation": get_observations(s_t)[player_id],
+     "action": a_t if get_current_player(s_t) == player_id else None}
+    (the last entry has "action": None). Return a full action list a_0..a_{T-1}, chance
+    outcomes included, that is legal from get_initial_state(), gives player_id the same
+    observation at every step and contains player_id's own actions at the same steps.
+    Any such history may be returned (random choices are fine)."""
+```'''
+
+INSTRUCTIONS = """\
+Write the complete module. Requirements:
+- Define every function above at module level (no class wrapping them); helper functions are fine.
+- Use exactly the action strings and observation keys the rules specify.
+- Import only the Python standard library, and import everything you use.
+- No placeholders: no TODO, no `pass` bodies, no NotImplementedError; implement every rule.
+- Answer with one ```python code block holding the whole module and nothing after it."""
+
+
+def build_prompt(name: str) -> str:
+    """The user-turn text for game `name` (rules + interface + instructions)."""
+    game = get_game(name)
+    parts = [
+        f"Implement the game below as a Python module, a Game Code World Model that a "
+        f"planner such as MCTS can use to play it.\n\n# Rules\n\n{game.rules.strip()}",
+        f"# Interface\n\n{INTERFACE}",
+    ]
+    if game.imperfect:
+        parts.append(RESAMPLE)
+    parts.append(f"# Instructions\n\n{INSTRUCTIONS}")
+    return "\n\n".join(parts)
+
+
+def golden_completion(name: str) -> str:
+    """The SFT target: the golden as the fenced answer the instructions ask for."""
+    return f"```python\n{get_game(name).golden_source.rstrip()}\n```"
+
+
+def sft_pairs(split: str = "train") -> list[tuple[str, str, str]]:
+    """(game name, prompt text, golden completion) for every game of `split`."""
+    return [(n, build_prompt(n), golden_completion(n)) for n in resolve_games(split)]
+
+
+# Qwen2.5's byte-level BPE averages about 3.5 bytes per token on English prose and Python
+# (measured on code corpora); used only when no tokenizer is given.
+APPROX_BYTES_PER_TOKEN = 3.5
+
+
+def token_lengths(tokenizer: Any | None = None, split: str = "all") -> list[dict[str, Any]]:
+    """Per game: prompt and golden lengths in tokens (exact with a tokenizer, else approx)."""
+
+    def count(text: str) -> int:
+        if tokenizer is not None:
+            return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+        return math.ceil(len(text.encode()) / APPROX_BYTES_PER_TOKEN)
+
+    rows = []
+    for name in resolve_games(split):
+        game = get_game(name)
+        rows.append(
+            {
+                "game": name,
+                "split": game.split,
+                "prompt_tokens": count(build_prompt(name)),
+                "golden_tokens": count(golden_completion(name)),
+                "exact": tokenizer is not None,
+            }
+        )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--game", help="print the prompt of this game")
+    parser.add_argument("--lengths", action="store_true", help="print per-game token lengths")
+    parser.add_argument("--tokenizer", help="checkpoint dir with a tokenizer (else approximate)")
+    parser.add_argument("--split", default="all")
+    args = parser.parse_args(argv)
+    if args.game:
+        print(build_prompt(args.game))
+    if args.lengths:
+        tok = None
+        if args.tokenizer:
+            from transformers import AutoTokenizer
+
+            tok = AutoTokenizer.from_pretrained(args.tokenizer)
+        rows = token_lengths(tok, args.split)
+        unit = "tokens" if tok else f"~tokens (bytes / {APPROX_BYTES_PER_TOKEN})"
+        print(f"| game | split | prompt {unit} | golden {unit} |\n|---|---|---|---|")
+        for r in rows:
+            print(f"| {r['game']} | {r['split']} | {r['prompt_tokens']} | {r['golden_tokens']} |")
+    if not (args.game or args.lengths):
+        parser.print_help()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
