@@ -1,0 +1,8 @@
+"""Our Y actions -> OpenSpiel's `y` (board_size=7).
+
+OpenSpiel indexes cell (x, y) as x + 7 * y, where y is our row and x our column.
+"""
+
+
+def to_openspiel(os_state, state, action: str) -> int:
+    return int(action[4]) + 7 * int(action[2])
