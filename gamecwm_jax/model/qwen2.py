@@ -30,6 +30,7 @@ statistics, RoPE, attention logits/softmax and LM-head logits are fp32.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
@@ -87,11 +88,13 @@ def param_shapes(cfg: Qwen2Config) -> Params:
   return shapes
 
 
+@functools.partial(jax.jit, static_argnums=(1, 2))
 def init_params(key: jax.Array, cfg: Qwen2Config, dtype: Any = jnp.bfloat16) -> Params:
   """Random weights with real shapes (benchmarks, smoke tests).
 
   Norm scales are ones and everything else N(0, 0.02), roughly what a trained
   checkpoint looks like numerically, so benchmarks exercise realistic values.
+  Jitted so the whole tree is one compiled program, not one per leaf.
   """
   shapes = param_shapes(cfg)
   leaves, treedef = jax.tree.flatten(shapes, is_leaf=lambda x: isinstance(x, tuple))

@@ -6,6 +6,7 @@ nothing ever needs a hub download. Requires torch + transformers (test extra).
 
 from __future__ import annotations
 
+import functools
 import os
 
 # Byte-level tokenizer: ids 0..255 are the 256 byte symbols, then specials.
@@ -100,3 +101,15 @@ def make_tiny_qwen2(path: str, tie: bool = True, seed: int = 0, with_tokenizer: 
   if with_tokenizer:
     make_tiny_tokenizer().save_pretrained(path)
   return path
+
+
+@functools.cache
+def jit_forward():
+  """`qwen2.forward` jitted with its static arguments marked (tests call the
+  model many times; eager op-by-op dispatch would dominate their runtime).
+  Cached so every test module shares one compilation cache."""
+  import jax
+
+  from gamecwm_jax.model.qwen2 import forward
+
+  return jax.jit(forward, static_argnums=(1,), static_argnames=("lora_cfg", "return_hidden", "remat"))
