@@ -347,14 +347,23 @@ def _history_key(history) -> list:
     return [(canonical(h["observation"]), h["action"]) for h in history]
 
 
-def resample(module, actions: list, player: int, num_players: int, seed: str) -> dict:
-    """Calls the module's resample_history on its own view of `actions` and checks that the
-    answer replays legally and gives `player` the same observations and own actions."""
+def resample(module, actions: list, player: int, num_players: int, seed: str,
+             samples: int = 1) -> dict:
+    """Calls the module's resample_history `samples` times on its own view of `actions`
+    and checks that each answer replays legally and gives `player` the same observations
+    and own actions. {"samples": [{"sampled", "self_ok", "problem"}, ...]}"""
     history, problem = obs_history(module, actions, player, num_players)
     if history is None:
-        return {"sampled": None, "self_ok": False, "problem": f"original history: {problem}"}
+        return {"samples": [], "problem": f"original history: {problem}"}
     key = _history_key(history)
-    random.seed(seed)
+    out = []
+    for j in range(samples):
+        random.seed(f"{seed}:{j}")
+        out.append(_one_resample(module, history, key, len(actions), player, num_players))
+    return {"samples": out, "problem": None}
+
+
+def _one_resample(module, history, key, length: int, player: int, num_players: int) -> dict:
     ok, out = call(module.resample_history, copy.deepcopy(history), player)
     if not ok:
         return {"sampled": None, "self_ok": False, "problem": f"resample_history raised {out}"}
@@ -362,9 +371,9 @@ def resample(module, actions: list, player: int, num_players: int, seed: str) ->
     if type(out) not in (list, tuple) or not all(type(a) is str for a in out):
         return {"sampled": None, "self_ok": False,
                 "problem": "resample_history did not return a list of action strings"}
-    if len(out) != len(actions):
+    if len(out) != length:
         return {"sampled": sampled, "self_ok": False,
-                "problem": f"resampled {len(out)} actions for a history of {len(actions)}"}
+                "problem": f"resampled {len(out)} actions for a history of {length}"}
     again, problem = obs_history(module, list(out), player, num_players)
     if again is None:
         return {"sampled": sampled, "self_ok": False, "problem": f"replaying the sample: {problem}"}
@@ -381,7 +390,8 @@ def run_query(module, query: dict, num_players: int) -> dict:
     if kind == "rollout":
         return rollout(module, query["seed"], query["max_steps"], num_players)
     if kind == "resample":
-        return resample(module, query["actions"], query["player"], num_players, query["seed"])
+        return resample(module, query["actions"], query["player"], num_players, query["seed"],
+                        query.get("samples", 1))
     raise ValueError(f"unknown query kind {kind!r}")
 
 

@@ -45,9 +45,10 @@ class RewardConfig:
     # resample_history).
     information_leak_share: float = 0.5
     # --- budgets -------------------------------------------------------------------------
-    dynamics_rollouts: int = 8  # candidate-driven random games
-    semantics_rollouts: int = 8  # golden-driven random games
-    resample_queries: int = 8  # (history prefix, player) pairs for resample_history
+    dynamics_rollouts: int = 12  # candidate-driven random games
+    semantics_rollouts: int = 24  # golden-driven random games
+    resample_queries: int = 16  # (history prefix, player) pairs for resample_history
+    resample_samples: int = 4  # calls of resample_history per pair (it may be random)
     leak_pairs: int = 400  # pairs of states compared per kind (same / different view)
     # Actions per tier (all its rollouts together): long games get fewer rollouts, and
     # no rollout is longer than `max_rollout_steps` (then the length bound is not checked).
@@ -83,7 +84,7 @@ class RewardConfig:
     @classmethod
     def fast(cls, **changes: Any) -> RewardConfig:
         """Smaller budgets (tests, quick checks): the same checks on fewer rollouts."""
-        base = dict(dynamics_rollouts=4, semantics_rollouts=4, resample_queries=4,
-                    leak_pairs=200, step_budget=250, max_rollout_steps=120)
+        base = dict(dynamics_rollouts=6, semantics_rollouts=12, resample_queries=8,
+                    leak_pairs=200, step_budget=300, max_rollout_steps=150)
         base.update(changes)
         return cls(**base)

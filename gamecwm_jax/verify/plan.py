@@ -99,13 +99,15 @@ def golden_plan(name: str, seed: int, config: RewardConfig) -> GoldenPlan:
     if game.imperfect:
         rng = rng_for(seed, name, "resample")
         for q in range(config.resample_queries):
-            actions = semantic_actions[q % len(semantic_actions)]
-            cut = rng.randint(1, len(actions)) if actions else 0
-            prefix = actions[:cut]
             player = q % n
+            actions = semantic_actions[(q // n) % len(semantic_actions)]
+            # whole games (the most constrained histories) often, else a random prefix
+            cut = len(actions) if rng.random() < 0.4 else rng.randint(min(1, len(actions)), len(actions))
+            prefix = actions[:cut]
             qseed = f"{seed}:{name}:resample:{q}"
             history = observation_history(golden, prefix, player)
-            resample_queries.append({"actions": prefix, "player": player, "seed": qseed})
+            resample_queries.append({"actions": prefix, "player": player, "seed": qseed,
+                                     "samples": config.resample_samples})
             golden_histories.append(history)
             other = _with_seeded_random(qseed, golden.resample_history, copy.deepcopy(history), player)
             leak_actions.append(list(other))

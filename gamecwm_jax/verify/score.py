@@ -426,33 +426,46 @@ def score_information(resamples: list[dict | None], sem_traces: list[dict | None
     for q, (query, history, res) in enumerate(
             zip(plan.resample_queries, plan.golden_histories, resamples)):
         actions, player = query["actions"], query["player"]
-        if not isinstance(res, dict):
+        samples = res.get("samples") if isinstance(res, dict) else None
+        if not isinstance(samples, list) or not samples:
             scores.append(0.0)
-            failure = _fail(failure, "information", f"resample {q}: no answer", actions)
+            why = res.get("problem") if isinstance(res, dict) else None
+            failure = _fail(failure, "information", f"resample {q}: {why or 'no answer'}", actions)
             continue
-        self_ok = bool(res.get("self_ok"))
-        sampled = _str_list(res.get("sampled"))
-        golden_ok = False
-        why = res.get("problem")
-        if sampled is not None and len(sampled) == len(actions):
-            try:
-                golden_ok = observation_history(golden, sampled, player) == history
-                if not golden_ok:
-                    why = why or "the sample gives the player other observations under the golden"
-            except Exception as e:  # noqa: BLE001 - illegal for the golden
-                why = why or f"the sample is not legal for the golden: {e}"
-        elif why is None:
-            why = "resample_history returned no usable history"
-        scores.append(0.5 * self_ok + 0.5 * golden_ok)
-        if not (self_ok and golden_ok):
-            failure = _fail(failure, "information",
-                            f"resample_history for player {player} after {len(actions)} actions: {why}",
-                            actions)
+        total = 0.0
+        for sample in samples:
+            ok, why = _check_resample(sample, actions, player, history, golden)
+            total += ok
+            if ok < 1.0:
+                failure = _fail(failure, "information", f"resample_history for player {player} "
+                                f"after {len(actions)} actions: {why}", actions)
+        scores.append(total / len(samples))
     resample_score = sum(scores) / max(len(scores), 1)
     leak, leak_failure, leak_details = _leak_score(sem_traces, leak_traces, plan, leak_pairs)
     failure = failure or leak_failure
     score = resample_score if leak is None else (1 - leak_share) * resample_score + leak_share * leak
     return TierResult(score, failure, {"resample": resample_score, "leak": leak, **leak_details})
+
+
+def _check_resample(sample, actions, player, history, golden) -> tuple[float, str | None]:
+    """Half for replaying consistently under the candidate's own rules, half for being a
+    consistent history under the golden's."""
+    if not isinstance(sample, dict):
+        return 0.0, "no answer"
+    self_ok = bool(sample.get("self_ok"))
+    why = sample.get("problem")
+    sampled = _str_list(sample.get("sampled"))
+    golden_ok = False
+    if sampled is not None and len(sampled) == len(actions):
+        try:
+            golden_ok = observation_history(golden, sampled, player) == history
+            if not golden_ok:
+                why = why or "the sample gives the player other observations under the golden"
+        except Exception as e:  # noqa: BLE001 - illegal for the golden
+            why = why or f"the sample is not legal for the golden: {e}"
+    elif why is None:
+        why = "resample_history returned no usable history"
+    return 0.5 * self_ok + 0.5 * golden_ok, why
 
 
 def _leak_score(sem_traces, leak_traces, plan: GoldenPlan, max_pairs: int):
