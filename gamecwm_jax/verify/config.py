@@ -56,8 +56,8 @@ class RewardConfig:
     max_rollout_steps: int = 250
     min_rollouts: int = 2
     # --- sandbox limits (per candidate) ---------------------------------------------------
-    timeout_s: float = 20.0  # wall clock for the whole candidate
-    query_timeout_s: float = 4.0  # one rollout / trace / resample call
+    timeout_s: float = 10.0  # wall clock for the whole candidate
+    query_timeout_s: float = 3.0  # one rollout / trace / resample call
     memory_mb: int = 1024
     file_mb: int = 16  # largest file the candidate may write in its scratch dir
     output_mb: int = 64  # most result data accepted from one candidate

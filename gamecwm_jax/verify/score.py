@@ -76,17 +76,17 @@ def _rewards_equal(a, b) -> bool:
 
 
 def score_static(loaded: dict | None, plan: GoldenPlan) -> TierResult:
-    """Parses (given), runs, required functions with the right arity, initial-state types."""
+    """Required functions with the right arity, initial-state types; a module that does
+    not run (crash, timeout, exit) scores 0."""
     game = plan.game
     n = game.num_players
-    checks: list[tuple[str, bool]] = [("parses", True)]
     if loaded is None:
-        checks.append(("module runs", False))
-        return _static_result(checks, "the candidate produced no answer (crash or timeout)")
-    checks.append(("module runs", bool(loaded.get("ok"))))
+        return TierResult(0.0, Failure("static", "the candidate produced no answer (crash, exit "
+                                       "or timeout while loading)", []), {"failed": ["runs"]})
     if not loaded.get("ok"):
-        checks += [(f"{f} defined", False) for f in game.required_functions]
-        return _static_result(checks, f"executing the module raised {loaded.get('error')}")
+        return TierResult(0.0, Failure("static", f"executing the module raised "
+                                       f"{loaded.get('error')}", []), {"failed": ["runs"]})
+    checks: list[tuple[str, bool]] = []
     probe = loaded.get("probe", {})
     funcs = probe.get("funcs", {})
     for f in game.required_functions:
@@ -117,15 +117,9 @@ def score_static(loaded: dict | None, plan: GoldenPlan) -> TierResult:
                    and all(s.startswith("{") for s in o)))
     names = probe.get("names")
     checks.append(("get_player_name returns str", bool(names) and all(x == "str" for x in names)))
-    return _static_result(checks, None)
-
-
-def _static_result(checks, message) -> TierResult:
     passed = sum(ok for _, ok in checks)
     failed = [name for name, ok in checks if not ok]
-    failure = None
-    if message or failed:
-        failure = Failure("static", message or f"failed: {failed[0]}", [])
+    failure = Failure("static", f"failed: {failed[0]}", []) if failed else None
     return TierResult(passed / len(checks), failure, {"checks": len(checks), "failed": failed})
 
 
