@@ -108,10 +108,11 @@ def get_observations(state: State) -> list[dict[str, Any]]:
     observations = []
     for p in range(2):
         finished = [b[p] for b in state["bids"]]
-        mine = finished + (state["pending"][:1] if p == 0 else [])  # own unrevealed bid
+        pending = state["pending"][:1] if p == 0 else []  # own bid, not yet revealed
         observations.append({
-            "my_hand": list(state["hands"][p]),
-            "my_bids": mine,
+            # a bid card leaves the hand at once, although the round is scored later
+            "my_hand": [c for c in state["hands"][p] if c not in pending],
+            "my_bids": finished + pending,
             "opponent_bids": [b[1 - p] for b in state["bids"]],  # revealed rounds only
             "point_cards": list(state["point_cards"]),
             "points": list(state["points"]),
