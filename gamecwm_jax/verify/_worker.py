@@ -625,9 +625,11 @@ def read_message(fd: int):
     return None if body is None else json.loads(body)
 
 
-def write_message(fd: int, obj) -> None:
+def write_message(fd: int, obj, body: bytes = b"") -> None:
+    """8-byte length, a JSON header, then `body` (raw bytes, its length in the header)."""
+    obj = dict(obj, body_len=len(body))
     data = json.dumps(obj, separators=(",", ":")).encode()
-    view = memoryview(struct.pack(">Q", len(data)) + data)
+    view = memoryview(struct.pack(">Q", len(data)) + data + body)
     while view:
         n = os.write(fd, view)
         view = view[n:]
@@ -653,19 +655,27 @@ def _collect(fd: int, deadline: float, max_bytes: int):
         if len(buf) > max_bytes:
             why = "too much output"
             break
+    end = 0
+    while end + 4 <= len(buf):  # keep whole frames only; their JSON is parsed by the parent
+        (size,) = struct.unpack(">I", bytes(buf[end:end + 4]))
+        if end + 4 + size > len(buf):
+            break
+        end += 4 + size
+    return bytes(buf[:end]), why
+
+
+def split_frames(body: bytes) -> list:
+    """The JSON values of the length-prefixed frames in `body` (stops at a corrupt one)."""
     frames = []
     pos = 0
-    while pos + 4 <= len(buf):
-        (size,) = struct.unpack(">I", bytes(buf[pos:pos + 4]))
-        if pos + 4 + size > len(buf):
-            break
+    while pos + 4 <= len(body):
+        (size,) = struct.unpack(">I", body[pos:pos + 4])
         try:
-            frames.append(json.loads(bytes(buf[pos + 4:pos + 4 + size])))
+            frames.append(json.loads(body[pos + 4:pos + 4 + size]))
         except ValueError:
-            why = "corrupt output"
             break
         pos += 4 + size
-    return frames, why
+    return frames
 
 
 def run_job(job: dict, scratch_base: str) -> dict:
@@ -683,7 +693,7 @@ def run_job(job: dict, scratch_base: str) -> dict:
             os._exit(0)
     os.close(write_fd)
     limits = job["limits"]
-    frames, why = _collect(read_fd, start + float(limits["wall_s"]), int(limits["output_mb"]) * 2**20)
+    body, why = _collect(read_fd, start + float(limits["wall_s"]), int(limits["output_mb"]) * 2**20)
     os.close(read_fd)
     try:
         os.killpg(pid, signal.SIGKILL)
@@ -698,8 +708,8 @@ def run_job(job: dict, scratch_base: str) -> dict:
     if os.WIFSIGNALED(status) and why == "eof":
         sig = os.WTERMSIG(status)
         why = "killed by signal " + (signal.Signals(sig).name if sig in signal.valid_signals() else str(sig))
-    return {"frames": frames, "stopped": why, "wall_s": time.monotonic() - start,
-            "exit": os.waitstatus_to_exitcode(status)}
+    return {"stopped": why, "wall_s": time.monotonic() - start,
+            "exit": os.waitstatus_to_exitcode(status)}, body
 
 
 def _unshare_network() -> bool:
@@ -736,11 +746,11 @@ def zygote_main(argv: list) -> None:
         if job is None:
             return
         try:
-            reply = run_job(job, scratch_base)
+            reply, body = run_job(job, scratch_base)
         except Exception as exc:  # noqa: BLE001 - report, keep serving
-            reply = {"frames": [], "stopped": f"zygote error: {describe(exc)}", "wall_s": 0.0,
-                     "exit": None}
-        write_message(out_fd, reply)
+            reply, body = {"stopped": f"zygote error: {describe(exc)}", "wall_s": 0.0,
+                           "exit": None}, b""
+        write_message(out_fd, reply, body)
 
 
 if __name__ == "__main__":

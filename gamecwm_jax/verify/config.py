@@ -49,6 +49,9 @@ class RewardConfig:
     semantics_rollouts: int = 24  # golden-driven random games
     resample_queries: int = 16  # (history prefix, player) pairs for resample_history
     resample_samples: int = 4  # calls of resample_history per pair (it may be random)
+    # Actions replayed by resample checks (pairs x samples x mean game length) at most;
+    # long games get fewer samples and pairs (never fewer than 2 pairs per player).
+    resample_step_budget: int = 1200
     leak_pairs: int = 400  # pairs of states compared per kind (same / different view)
     # Actions per tier (all its rollouts together): long games get fewer rollouts, and
     # no rollout is longer than `max_rollout_steps` (then the length bound is not checked).

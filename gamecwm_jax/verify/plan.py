@@ -71,6 +71,16 @@ def _budget(game: Game, config: RewardConfig, wanted: int) -> tuple[int, int, bo
     return rollouts, steps, steps == game.max_game_length + 1
 
 
+def _resample_budget(config: RewardConfig, n: int, mean_length: float) -> tuple[int, int]:
+    """(pairs, samples per pair) within config.resample_step_budget."""
+    queries, samples = config.resample_queries, config.resample_samples
+    affordable = int(config.resample_step_budget // max(mean_length, 1.0))
+    if affordable >= queries * samples:
+        return queries, samples
+    samples = max(1, min(samples, affordable // (2 * n)))
+    return max(2 * n, min(queries, affordable // samples)), samples
+
+
 def _with_seeded_random(seed: str, fn, *args):
     """Runs a golden function that uses the global `random`, restoring its state after."""
     saved = random.getstate()
@@ -98,7 +108,8 @@ def golden_plan(name: str, seed: int, config: RewardConfig) -> GoldenPlan:
     resample_queries, golden_histories, leak_actions = [], [], []
     if game.imperfect:
         rng = rng_for(seed, name, "resample")
-        for q in range(config.resample_queries):
+        queries, samples = _resample_budget(config, n, mean_length)
+        for q in range(queries):
             player = q % n
             actions = semantic_actions[(q // n) % len(semantic_actions)]
             # whole games (the most constrained histories) often, else a random prefix
@@ -107,7 +118,7 @@ def golden_plan(name: str, seed: int, config: RewardConfig) -> GoldenPlan:
             qseed = f"{seed}:{name}:resample:{q}"
             history = observation_history(golden, prefix, player)
             resample_queries.append({"actions": prefix, "player": player, "seed": qseed,
-                                     "samples": config.resample_samples})
+                                     "samples": samples})
             golden_histories.append(history)
             other = _with_seeded_random(qseed, golden.resample_history, copy.deepcopy(history), player)
             leak_actions.append(list(other))

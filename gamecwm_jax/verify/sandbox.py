@@ -56,29 +56,35 @@ class _Zygote:
             env=env, cwd="/", close_fds=True, start_new_session=True,
         )
         hello = self._read(timeout=60.0)
+        hello = hello[0] if hello else None
         if not hello or not hello.get("ready"):
             self.kill()
             raise RuntimeError("verifier worker failed to start")
         self.netns = bool(hello.get("netns"))
 
-    def _read(self, timeout: float):
+    def _read_exact(self, n: int, deadline: float) -> bytes | None:
         fd = self.proc.stdout.fileno()
-        deadline = time.monotonic() + timeout
         buf = bytearray()
-        need = 8
-        size = None
-        while len(buf) < need:
+        while len(buf) < n:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([fd], [], [], left)[0]:
                 return None
-            chunk = os.read(fd, max(need - len(buf), 1 << 16))
+            chunk = os.read(fd, min(n - len(buf), 1 << 20))
             if not chunk:
                 return None
             buf += chunk
-            if size is None and len(buf) >= 8:
-                size = int.from_bytes(buf[:8], "big")
-                need = 8 + size
-        return json.loads(bytes(buf[8:need]))
+        return bytes(buf)
+
+    def _read(self, timeout: float):
+        """The zygote's next message: (header, body bytes), or None on timeout / EOF."""
+        deadline = time.monotonic() + timeout
+        size = self._read_exact(8, deadline)
+        header = size and self._read_exact(int.from_bytes(size, "big"), deadline)
+        if not header:
+            return None
+        header = json.loads(header)
+        body = self._read_exact(header.get("body_len", 0), deadline) if header.get("body_len") else b""
+        return None if body is None else (header, body)
 
     def run(self, job: dict, timeout: float):
         _worker.write_message(self.proc.stdin.fileno(), job)
@@ -147,7 +153,9 @@ class SandboxPool:
                 return SandboxResult([], "worker lost", grace, None)
         else:
             self._idle.put(zygote)
-        return SandboxResult(reply["frames"], reply["stopped"], reply["wall_s"], reply["exit"])
+        header, body = reply
+        return SandboxResult(_worker.split_frames(body), header["stopped"], header["wall_s"],
+                             header["exit"])
 
     def map(self, jobs: list[dict]) -> list[SandboxResult]:
         return list(self._executor.map(self.run, jobs))

@@ -103,14 +103,26 @@ ATTACKS = {
 }
 
 
-def _processes() -> int:
-    return sum(1 for p in os.listdir("/proc") if p.isdigit())
+def _children_of(pids: set[int]) -> list[int]:
+    """Live processes whose parent is in `pids` (the sandboxed children of the zygotes)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            status = Path(f"/proc/{entry}/status").read_text()
+        except OSError:
+            continue
+        ppid = int(next(line.split()[1] for line in status.splitlines() if line.startswith("PPid")))
+        if ppid in pids:
+            out.append(int(entry))
+    return out
 
 
 @pytest.fixture(scope="module")
 def attacked(verifier):
     SENTINEL.write_text("keep me")
-    before = _processes()
+    zygotes = {z.proc.pid for z in verifier.pool._all}
     start = time.monotonic()
     names = list(ATTACKS)
     codes = [GOLDEN + "\n\n" + code if expected == "zero" else code
@@ -118,8 +130,8 @@ def attacked(verifier):
     reports = verifier.verify_batch([(code, "tic_tac_toe") for code in codes], config=LIMITS)
     elapsed = time.monotonic() - start
     time.sleep(0.2)
-    after = _processes()
-    yield dict(zip(names, reports)), elapsed, before, after
+    leftovers = _children_of(zygotes | {z.proc.pid for z in verifier.pool._all})
+    yield dict(zip(names, reports)), elapsed, leftovers
     SENTINEL.unlink(missing_ok=True)
 
 
@@ -138,12 +150,12 @@ def test_attack_is_contained(attacked, name):
 
 
 def test_nothing_escaped(attacked):
-    reports, elapsed, before, after = attacked
+    reports, elapsed, leftovers = attacked
     assert SENTINEL.read_text() == "keep me"
     assert not Path(OUTSIDE).exists() and not IN_REPO.exists()
     assert (REPO / "games" / "tic_tac_toe" / "golden.py").exists()
     assert not [p for p in Path("/tmp").iterdir() if TAG in p.name and p != SENTINEL]
-    assert after <= before + 2, f"{after - before} new processes"
+    assert not leftovers, f"processes left behind: {leftovers}"
     # hung candidates are stopped by the per-candidate wall clock, in parallel
     assert elapsed < 2 * LIMITS.timeout_s * len(ATTACKS) / 2 + 10
 
