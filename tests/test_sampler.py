@@ -30,7 +30,7 @@ def test_greedy_matches_transformers_generate(ckpt, model):
   from transformers import Qwen2ForCausalLM
 
   cfg, params = model
-  n = 40
+  n = 32
   out = sample(params, cfg, PROMPTS, key=jax.random.key(0), max_new_tokens=n, greedy=True,
                eos_ids=NO_EOS, pad_id=testing.PAD_ID)
   assert out.tokens.shape == (3, n) and (out.lengths == n).all() and out.truncated.all()
@@ -67,14 +67,14 @@ def test_logprobs_match_fresh_forward(model, top_k, top_p):
   cfg, params = model
   eos = tuple(range(0, 259, 16))  # ~1 in 16 tokens ends a row: mixes finished and truncated rows
   t = 0.7
-  out = sample(params, cfg, PROMPTS, key=jax.random.key(1), num_samples=3, max_new_tokens=24,
+  out = sample(params, cfg, PROMPTS, key=jax.random.key(1), num_samples=2, max_new_tokens=24,
                temperature=t, top_k=top_k, top_p=top_p, eos_ids=eos, pad_id=testing.PAD_ID)
-  assert out.tokens.shape == (9, 24)
+  assert out.tokens.shape == (6, 24)
   assert out.truncated.any() and not out.truncated.all()
   tempered, raw = _fresh_forward_logprobs(params, cfg, out, t)
   np.testing.assert_allclose(out.logprobs, tempered, atol=2e-4)
   np.testing.assert_allclose(out.logprobs_raw, raw, atol=2e-4)
-  for r in range(9):
+  for r in range(6):
     n = out.lengths[r]
     assert (out.tokens[r, n:] == testing.PAD_ID).all() and (out.logprobs[r, n:] == 0).all()
     ended = out.tokens[r, n - 1] in eos
@@ -84,24 +84,21 @@ def test_logprobs_match_fresh_forward(model, top_k, top_p):
 
 def test_stops_when_all_rows_hit_eos(model):
   cfg, params = model
-  out = sample(params, cfg, PROMPTS, key=jax.random.key(0), num_samples=2, max_new_tokens=64,
+  out = sample(params, cfg, PROMPTS, key=jax.random.key(0), num_samples=2, max_new_tokens=32,
                eos_ids=tuple(range(cfg.vocab_size)), pad_id=testing.PAD_ID)
   assert (out.lengths == 1).all() and not out.truncated.any()
   assert (out.tokens[:, 1:] == testing.PAD_ID).all()
 
 
-def test_keys_and_top_k_one(model):
+def test_keys(model):
   cfg, params = model
-  kw = dict(num_samples=2, max_new_tokens=16, eos_ids=NO_EOS, pad_id=testing.PAD_ID)
+  kw = dict(num_samples=2, max_new_tokens=32, eos_ids=NO_EOS, pad_id=testing.PAD_ID)
   a = sample(params, cfg, PROMPTS, key=jax.random.key(5), **kw)
   b = sample(params, cfg, PROMPTS, key=jax.random.key(5), **kw)
   c = sample(params, cfg, PROMPTS, key=jax.random.key(6), **kw)
   np.testing.assert_array_equal(a.tokens, b.tokens)
   assert (a.tokens != c.tokens).any()
   assert (a.tokens[0::2] != a.tokens[1::2]).any()  # the G samples of a prompt differ
-  greedy = sample(params, cfg, PROMPTS, key=jax.random.key(0), greedy=True, **kw)
-  top1 = sample(params, cfg, PROMPTS, key=jax.random.key(7), top_k=1, **kw)
-  np.testing.assert_array_equal(greedy.tokens, top1.tokens)
 
 
 def test_sample_token_top_p_keeps_at_least_one():
@@ -113,6 +110,10 @@ def test_sample_token_top_p_keeps_at_least_one():
   tok, _, _ = sample_token(logits, jax.random.key(1), jnp.float32(1.0), top_k=2, top_p=1.0,
                            greedy=False)
   assert set(np.asarray(tok).tolist()) <= {1, 3}
+  for key in range(3):  # top_k=1 is greedy whatever the key
+    tok, _, _ = sample_token(logits * jnp.arange(4.0), jax.random.key(key), jnp.float32(2.0),
+                             top_k=1, top_p=1.0, greedy=False)
+    np.testing.assert_array_equal(tok, [3, 3, 3, 3])
 
 
 def test_lora_sampling_equals_merged(model):
@@ -121,7 +122,7 @@ def test_lora_sampling_equals_merged(model):
   lora = init_lora(jax.random.key(0), params, cfg, lora_cfg)
   lora = {t: {"a": ab["a"], "b": 0.2 * jax.random.normal(jax.random.key(i), ab["b"].shape)}
           for i, (t, ab) in enumerate(lora.items())}
-  kw = dict(max_new_tokens=16, greedy=True, eos_ids=NO_EOS, pad_id=testing.PAD_ID)
+  kw = dict(max_new_tokens=32, greedy=True, eos_ids=NO_EOS, pad_id=testing.PAD_ID)
   with_lora = sample(params, cfg, PROMPTS, key=jax.random.key(0), lora=lora, lora_cfg=lora_cfg, **kw)
   merged = sample(merge_lora(params, lora, lora_cfg), cfg, PROMPTS, key=jax.random.key(0), **kw)
   base = sample(params, cfg, PROMPTS, key=jax.random.key(0), **kw)
@@ -131,12 +132,12 @@ def test_lora_sampling_equals_merged(model):
 
 def test_bucketing_limits_compiles(model):
   cfg, params = model
-  kw = dict(key=jax.random.key(0), eos_ids=NO_EOS, pad_id=testing.PAD_ID, top_k=3)
+  kw = dict(key=jax.random.key(0), eos_ids=NO_EOS, pad_id=testing.PAD_ID, num_samples=2)
   sample(params, cfg, [[1] * 20], max_new_tokens=20, **kw)
   before = sampler_lib._decode._cache_size(), sampler_lib._prefill._cache_size()
   for plen, n in [(17, 25), (30, 32), (32, 17)]:  # same 32/32 buckets
     out = sample(params, cfg, [[1] * plen], max_new_tokens=n, **kw)
-    assert out.tokens.shape == (1, n) and out.lengths[0] == n
+    assert out.tokens.shape == (2, n) and (out.lengths == n).all()
   assert (sampler_lib._decode._cache_size(), sampler_lib._prefill._cache_size()) == before
   assert [bucket_length(n) for n in (1, 16, 17, 100, 1024, 1025)] == [16, 16, 32, 128, 1024, 2048]
 
@@ -159,8 +160,8 @@ def test_sampler_class_text_round_trip(ckpt, model):
   tok = load_tokenizer(ckpt)
   s = Sampler(cfg, tok)
   assert testing.EOS_ID in s.eos_ids and s.pad_id == testing.PAD_ID
-  out = s(params, ["hello", "a longer prompt"], key=jax.random.key(0), num_samples=2,
-          max_new_tokens=8, temperature=1.0)
+  out = s(params, ["hello", "a longer prompt", "x"], key=jax.random.key(0), num_samples=2,
+          max_new_tokens=20, temperature=1.0)
   texts = s.decode(out)
-  assert len(texts) == 4 and all(isinstance(t, str) for t in texts)
+  assert len(texts) == 6 and all(isinstance(t, str) for t in texts)
   assert out.prompt_mask[0].sum() == len("hello")  # byte-level tiny tokenizer

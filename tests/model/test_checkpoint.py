@@ -69,23 +69,25 @@ def test_missing_shard_file(tiny_ckpt, tmp_path):
     load_pretrained(d)
 
 
-def test_wrong_shape_names_tensor(tiny_ckpt, tmp_path):
-  d = _copy(tiny_ckpt, tmp_path)
+def _edited_copy(src, tmp_path, edit):
+  """Copy of a checkpoint whose tensor dict was changed in place by `edit`."""
+  d = _copy(src, tmp_path)
   path = os.path.join(d, "model.safetensors")
   tensors = load_file(path)
-  name = "model.layers.1.mlp.up_proj.weight"
-  tensors[name] = tensors[name][:-1]
+  edit(tensors)
   save_file(tensors, path)
+  return d
+
+
+def test_wrong_shape_names_tensor(tiny_ckpt, tmp_path):
+  name = "model.layers.1.mlp.up_proj.weight"
+  d = _edited_copy(tiny_ckpt, tmp_path, lambda t: t.update({name: t[name][:-1]}))
   with pytest.raises(CheckpointError, match=r"model\.layers\.1\.mlp\.up_proj\.weight.*shape"):
     load_pretrained(d)
 
 
 def test_missing_tensor_names_tensor(tiny_ckpt, tmp_path):
-  d = _copy(tiny_ckpt, tmp_path)
-  path = os.path.join(d, "model.safetensors")
-  tensors = load_file(path)
-  del tensors["model.layers.0.self_attn.k_proj.bias"]
-  save_file(tensors, path)
+  d = _edited_copy(tiny_ckpt, tmp_path, lambda t: t.pop("model.layers.0.self_attn.k_proj.bias"))
   with pytest.raises(CheckpointError, match=r"model\.layers\.0\.self_attn\.k_proj\.bias"):
     load_pretrained(d)
 
