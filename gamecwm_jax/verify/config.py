@@ -47,8 +47,8 @@ class RewardConfig:
     # --- budgets -------------------------------------------------------------------------
     dynamics_rollouts: int = 12  # candidate-driven random games
     semantics_rollouts: int = 24  # golden-driven random games
-    resample_queries: int = 16  # (history prefix, player) pairs for resample_history
-    resample_samples: int = 4  # calls of resample_history per pair (it may be random)
+    resample_queries: int = 32  # (history prefix, player) pairs for resample_history
+    resample_samples: int = 2  # calls of resample_history per pair (it may be random)
     # Actions replayed by resample checks (pairs x samples x mean game length) at most;
     # long games get fewer samples and pairs (never fewer than 2 pairs per player).
     resample_step_budget: int = 1200
@@ -87,7 +87,7 @@ class RewardConfig:
     @classmethod
     def fast(cls, **changes: Any) -> RewardConfig:
         """Smaller budgets (tests, quick checks): the same checks on fewer rollouts."""
-        base = dict(dynamics_rollouts=6, semantics_rollouts=12, resample_queries=8,
+        base = dict(dynamics_rollouts=6, semantics_rollouts=12,
                     leak_pairs=200, step_budget=300, max_rollout_steps=150)
         base.update(changes)
         return cls(**base)

@@ -113,7 +113,7 @@ def golden_plan(name: str, seed: int, config: RewardConfig) -> GoldenPlan:
             player = q % n
             actions = semantic_actions[(q // n) % len(semantic_actions)]
             # whole games (the most constrained histories) often, else a random prefix
-            cut = len(actions) if rng.random() < 0.4 else rng.randint(min(1, len(actions)), len(actions))
+            cut = len(actions) if rng.random() < 0.25 else rng.randint(min(1, len(actions)), len(actions))
             prefix = actions[:cut]
             qseed = f"{seed}:{name}:resample:{q}"
             history = observation_history(golden, prefix, player)

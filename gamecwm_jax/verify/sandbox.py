@@ -157,6 +157,10 @@ class SandboxPool:
         return SandboxResult(_worker.split_frames(body), header["stopped"], header["wall_s"],
                              header["exit"])
 
+    def submit(self, job: dict) -> concurrent.futures.Future:
+        """Runs `job` on the next free zygote; the future's result is a SandboxResult."""
+        return self._executor.submit(self.run, job)
+
     def map(self, jobs: list[dict]) -> list[SandboxResult]:
         return list(self._executor.map(self.run, jobs))
 

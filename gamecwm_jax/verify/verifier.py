@@ -184,7 +184,6 @@ class Verifier:
         config = config or self.config
         start = time.perf_counter()
         reports: list[Report | None] = [None] * len(items)
-        pending = []
         prepared = []
         for i, (completion, game) in enumerate(items):
             t0 = time.perf_counter()
@@ -197,10 +196,11 @@ class Verifier:
                 reports[i] = _unrunnable(source, game, config, plan)
                 reports[i].timings = dict(timings, total_s=time.perf_counter() - t0)
                 continue
-            pending.append(make_job(source.code, plan, config))
-            prepared.append((i, source, plan, timings))
-        results = self.pool.map(pending) if pending else []
-        for (i, source, plan, timings), result in zip(prepared, results):
+            # dispatched at once, so sandboxes run while the next items are prepared
+            prepared.append((i, source, plan, timings,
+                             self.pool.submit(make_job(source.code, plan, config))))
+        for i, source, plan, timings, future in prepared:
+            result = future.result()
             t0 = time.perf_counter()
             report = score_result(source, plan, result, config)
             report.timings = dict(timings, sandbox_s=result.wall_s,
