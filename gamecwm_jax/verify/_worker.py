@@ -672,7 +672,7 @@ def split_frames(body: bytes) -> list:
         (size,) = struct.unpack(">I", body[pos:pos + 4])
         try:
             frames.append(json.loads(body[pos + 4:pos + 4 + size]))
-        except ValueError:
+        except (ValueError, RecursionError):  # garbage a candidate wrote on the pipe
             break
         pos += 4 + size
     return frames

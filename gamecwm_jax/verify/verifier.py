@@ -156,6 +156,10 @@ def score_result(source: Source, plan: GoldenPlan, result: SandboxResult,
     return Report(plan.game.name, score, tiers, failure, {}, details)
 
 
+def game_of(plan: GoldenPlan) -> str:
+    return plan.game.name
+
+
 def _unrunnable(source: Source, game: str, config: RewardConfig, plan: GoldenPlan) -> Report:
     applicable = _applicable(plan)
     tiers = {t: (0.0 if applicable[t] else None) for t in TIERS}
@@ -202,7 +206,12 @@ class Verifier:
         for i, source, plan, timings, future in prepared:
             result = future.result()
             t0 = time.perf_counter()
-            report = score_result(source, plan, result, config)
+            try:
+                report = score_result(source, plan, result, config)
+            except Exception as e:  # noqa: BLE001 - only forged frames get here
+                report = _unrunnable(Source(source.code, None, f"malformed answers from the "
+                                            f"sandbox ({type(e).__name__}: {e})"), game_of(plan),
+                                     config, plan)
             report.timings = dict(timings, sandbox_s=result.wall_s,
                                   score_s=time.perf_counter() - t0)
             reports[i] = report

@@ -182,3 +182,22 @@ def test_scratch_directories_are_removed(attacked, verifier):
 def test_verifier_still_serves_after_the_attacks(attacked, verifier):
     report = verifier.verify(GOLDEN, "tic_tac_toe")
     assert report.score == 1.0
+
+
+def test_forged_frames_cannot_crash_the_scorer(verifier):
+    """A candidate writing well-framed but malformed answers on every fd scores 0."""
+    forge = (
+        "import os, json, struct\n"
+        "def frame(obj):\n"
+        "    data = json.dumps(obj).encode()\n"
+        "    return struct.pack('>I', len(data)) + data\n"
+        "junk = frame({'ok': True, 'probe': {'funcs': 7, 'rec': [1]}}) + frame([1, 2])"
+        " + frame({'steps': [5, 'x', None]}) + frame({'done': True})\n"
+        "for fd in range(3, 20):\n"
+        "    try:\n"
+        "        os.write(fd, junk)\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "os._exit(0)\n")
+    report = verifier.verify(GOLDEN + "\n" + forge, "tic_tac_toe")
+    assert report.score < 0.2
