@@ -41,7 +41,7 @@ from gamecwm_jax.sampler import Sampler, bucket_length
 from gamecwm_jax.train import data as data_lib
 from gamecwm_jax.train import export as export_lib
 from gamecwm_jax.train import losses
-from gamecwm_jax.train.checkpoint import Checkpointer
+from gamecwm_jax.train.checkpoint import init_or_restore, train_state
 from gamecwm_jax.train.config import make_optimizer
 from gamecwm_jax.train.metrics import MetricsLogger
 from gamecwm_jax.train.step import grpo_grad, make_update, score_logprobs, tree_add
@@ -117,16 +117,9 @@ def run_grpo(config: ml_collections.ConfigDict, cfg: Any, params: Params, tokeni
                                        rc.weight_decay, rc.max_grad_norm)
   update = make_update(optimizer)
   k_init, k_run = jax.random.split(jax.random.fold_in(jax.random.PRNGKey(config.seed), 1))
-  lora = init_lora(k_init, params, cfg, lcfg)
-  state = {"lora": lora, "opt_state": optimizer.init(lora), "rng": k_run, "step": jnp.int32(0)}
-  ckpt = Checkpointer(os.path.join(stage, "checkpoints"), config.checkpoint.every,
-                      config.checkpoint.keep)
-  restored = ckpt.restore(state)
-  start = 0
-  if restored is not None:
-    state, meta = restored
-    start = int(meta["step"])
-  lora, opt_state, rng = state["lora"], state["opt_state"], state["rng"]
+  ckpt, lora, opt_state, rng, start = init_or_restore(
+      os.path.join(stage, "checkpoints"), config, init_lora(k_init, params, cfg, lcfg), optimizer,
+      k_run)
 
   from gamecwm_jax.games import get_game
 
@@ -219,7 +212,7 @@ def run_grpo(config: ml_collections.ConfigDict, cfg: Any, params: Params, tokeni
       }
       logger.log(step, metrics)
       if ckpt.should_save(step, rc.steps):
-        ckpt.save(step, {"lora": lora, "opt_state": opt_state, "rng": rng, "step": jnp.int32(step)},
+        ckpt.save(step, train_state(lora, opt_state, rng, step),
                   {"step": step, "data_position": step * rc.prompts_per_step,
                    "reward_mean": metrics["reward/mean"]})
   logger.close()

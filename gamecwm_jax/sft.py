@@ -25,7 +25,7 @@ import ml_collections
 from gamecwm_jax.model import LoraConfig, init_lora, save_lora
 from gamecwm_jax.train import data as data_lib
 from gamecwm_jax.train import export as export_lib
-from gamecwm_jax.train.checkpoint import Checkpointer
+from gamecwm_jax.train.checkpoint import init_or_restore, train_state
 from gamecwm_jax.train.config import make_optimizer
 from gamecwm_jax.train.metrics import MetricsLogger
 from gamecwm_jax.train.step import make_update, sft_grad, tree_add
@@ -66,15 +66,9 @@ def run_sft(config: ml_collections.ConfigDict, cfg: Any, params: Any, tokenizer:
                                        sc.max_grad_norm)
   update = make_update(optimizer)
   k_init, k_run = jax.random.split(jax.random.PRNGKey(config.seed))
-  lora = init_lora(k_init, params, cfg, lcfg)
-  state = {"lora": lora, "opt_state": optimizer.init(lora), "rng": k_run, "step": jnp.int32(0)}
-  ckpt = Checkpointer(os.path.join(stage, "checkpoints"), config.checkpoint.every,
-                      config.checkpoint.keep)
-  restored = ckpt.restore(state)
-  start = 0
-  if restored is not None:
-    state, meta = restored
-    start = int(meta["step"])
+  ckpt, lora, opt_state, rng, start = init_or_restore(
+      os.path.join(stage, "checkpoints"), config, init_lora(k_init, params, cfg, lcfg), optimizer,
+      k_run)
   # Curriculum = the tier order of `games` in every epoch; otherwise a seeded shuffle.
   order = data_lib.Schedule(range(len(examples)), [0] * len(examples), config.seed,
                             curriculum=False, shuffle=not sc.curriculum)
@@ -83,7 +77,6 @@ def run_sft(config: ml_collections.ConfigDict, cfg: Any, params: Any, tokenizer:
   pad = data_lib.pad_id(tokenizer)
   logging.info("SFT: %d examples, %d steps of %d sequences, LoRA %s", len(examples), steps,
                per_step, lcfg)
-  lora, opt_state, rng = state["lora"], state["opt_state"], state["rng"]
   loss = float("nan")
   for step in range(start + 1, steps + 1):
     t0 = time.perf_counter()
@@ -109,7 +102,7 @@ def run_sft(config: ml_collections.ConfigDict, cfg: Any, params: Any, tokenizer:
                       "target_tokens": float(den), "tokens_per_s": n_tokens / dt, "step_s": dt,
                       "games": ",".join(sorted({examples[i].game for i in idx}))})
     if ckpt.should_save(step, steps):
-      ckpt.save(step, {"lora": lora, "opt_state": opt_state, "rng": rng, "step": jnp.int32(step)},
+      ckpt.save(step, train_state(lora, opt_state, rng, step),
                 {"step": step, "data_position": step * per_step, "loss": loss})
   logger.close()
   ckpt.close()

@@ -66,3 +66,28 @@ class Checkpointer:
 
   def close(self) -> None:
     self.manager.close()
+
+
+def init_or_restore(directory: str, config: Any, lora: Any, optimizer: Any, rng: jax.Array
+                    ) -> tuple[Checkpointer, Any, Any, jax.Array, int]:
+  """Fresh state (LoRA, optimizer state, PRNG key, step 0) or the latest checkpoint's.
+
+  Returns (checkpointer, lora, opt_state, rng, step of the restored checkpoint or 0).
+  """
+  import jax.numpy as jnp
+
+  state = {"lora": lora, "opt_state": optimizer.init(lora), "rng": rng, "step": jnp.int32(0)}
+  ckpt = Checkpointer(directory, config.checkpoint.every, config.checkpoint.keep)
+  restored = ckpt.restore(state)
+  start = 0
+  if restored is not None:
+    state, meta = restored
+    start = int(meta["step"])
+  return ckpt, state["lora"], state["opt_state"], state["rng"], start
+
+
+def train_state(lora: Any, opt_state: Any, rng: jax.Array, step: int) -> dict[str, Any]:
+  """The pytree a checkpoint stores (the same structure `init_or_restore` expects)."""
+  import jax.numpy as jnp
+
+  return {"lora": lora, "opt_state": opt_state, "rng": rng, "step": jnp.int32(step)}

@@ -97,6 +97,6 @@ def make_update(optimizer: optax.GradientTransformation):
   def update(lora: Params, opt_state: Any, grad_sum: Params, den: jax.Array):
     grad = jax.tree.map(lambda g: g / jnp.maximum(den, 1e-9), grad_sum)
     updates, opt_state = optimizer.update(grad, opt_state, lora)
-    return optax.apply_updates(lora, updates), opt_state, optax.global_norm(grad)
+    return optax.apply_updates(lora, updates), opt_state, optax.tree.norm(grad)
 
   return update

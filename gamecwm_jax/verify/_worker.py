@@ -105,13 +105,26 @@ def plain(value, depth: int = 0):
     return {"__repr__": _safe_repr(value)[:200], "__type__": kind.__name__}
 
 
-def canonical(value) -> str:
-    """A string that is equal for equal JSON-like values (dict key order ignored).
+def _integral_floats_as_ints(value, depth: int = 0):
+    kind = type(value)
+    if kind is float:
+        return int(value) if value.is_integer() else value
+    if depth > MAX_DEPTH:
+        return value
+    if kind is dict:
+        return {k: _integral_floats_as_ints(v, depth + 1) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [_integral_floats_as_ints(v, depth + 1) for v in value]
+    return value
 
-    Values that are not JSON-like get a '!'-prefixed repr, so they never equal a JSON one.
+
+def canonical(value) -> str:
+    """A string that is equal for equal JSON-like values (dict key order ignored, tuples
+    as lists, 2.0 as 2). Values that are not JSON-like get a '!'-prefixed repr, so they
+    never equal a JSON one.
     """
     try:
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+        return json.dumps(_integral_floats_as_ints(value), sort_keys=True, separators=(",", ":"), allow_nan=False)
     except QueryTimeout:
         raise
     except BaseException:  # noqa: BLE001

@@ -35,3 +35,13 @@ def test_golden_in_a_fenced_completion(verifier, name):
     completion = ("Here is the implementation.\n\n```python\n" + get_game(name).golden_source
                   + "```\n\nThis module implements the rules.")
     assert verifier.verify(completion, name).score == 1.0
+
+
+def test_observations_compare_as_json_values(verifier):
+    """Tuples for lists, 2.0 for 2 and key order do not count as disagreements."""
+    code = get_game("tic_tac_toe").golden_source.replace(
+        'obs = {"board": ["".join(row) for row in state["board"]], "to_move": get_current_player(state)}',
+        'obs = {"to_move": float(get_current_player(state)), '
+        '"board": tuple("".join(row) for row in state["board"])}')
+    assert code != get_game("tic_tac_toe").golden_source
+    assert verifier.verify(code, "tic_tac_toe").score == 1.0
