@@ -414,12 +414,12 @@ def run_query(module, query: dict, num_players: int) -> dict:
 
 # Imported by the zygote so candidates find them without reading any file.
 PRELOAD = (
-    "__future__", "abc", "array", "base64", "binascii", "bisect", "cmath", "collections",
+    "__future__", "abc", "array", "ast", "base64", "binascii", "bisect", "cmath", "collections",
     "collections.abc", "contextlib", "copy", "dataclasses", "datetime", "decimal", "difflib",
     "enum", "fractions", "functools", "hashlib", "heapq", "io", "itertools", "json", "keyword",
-    "math", "numbers", "operator", "pprint", "random", "re", "statistics", "string", "struct",
-    "textwrap", "time", "traceback", "types", "typing", "unicodedata", "warnings", "weakref",
-    "zlib",
+    "logging", "math", "numbers", "operator", "pickle", "pprint", "queue", "random", "re",
+    "statistics", "string", "struct", "textwrap", "threading", "time", "traceback", "types",
+    "typing", "unicodedata", "warnings", "weakref", "zlib",
 )
 # A candidate may not import these (they are dropped from sys.modules before it runs, so
 # an import re-triggers the audited import machinery).
