@@ -46,7 +46,7 @@ def sample_record(game: str, information: str, report: Any, completion: str = ""
   """One sample's row of results.json: reward, every tier and the tier mean."""
   tiers = {t: report.tiers.get(t) for t in TIER_COLUMNS}
   present = [v for v in tiers.values() if v is not None]
-  return {"game": game, "information": information, "reward": float(report.score),
+  return {"game": game, "info": information, "reward": float(report.score),
           "tier_mean": float(np.mean(present)) if present else None, **tiers,
           "failure": None if report.failure is None else getattr(report.failure, "message", str(report.failure)),
           "completion": completion}
@@ -57,14 +57,14 @@ def summarize(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
   groups: list[tuple[str, str, list[dict[str, Any]]]] = []
   for game in dict.fromkeys(r["game"] for r in records):
     rows = [r for r in records if r["game"] == game]
-    groups.append((game, rows[0]["information"], rows))
+    groups.append((game, rows[0]["info"], rows))
   for name, info in (("all", None), ("perfect", "perfect"), ("imperfect", "imperfect")):
-    rows = [r for r in records if info is None or r["information"] == info]
+    rows = [r for r in records if info is None or r["info"] == info]
     if rows:
       groups.append((name, info or "all", rows))
   table = []
   for name, info, rows in groups:
-    out: dict[str, Any] = {"row": name, "information": info,
+    out: dict[str, Any] = {"row": name, "info": info,
                            "games": len({r["game"] for r in rows}), "n": len(rows)}
     for col in COLUMNS:
       m, h, n = mean_ci([r[col] for r in rows])
@@ -83,7 +83,7 @@ def to_markdown(table: list[dict[str, Any]], title: str = "") -> str:
            "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
   for r in table:
     cells = [f"**{r['row']}**" if r["row"] in ("all", "perfect", "imperfect") else r["row"],
-             r["information"], str(r["n"])] + [_cell(r[c], r[f"{c}_ci95"]) for c in COLUMNS]
+             r["info"], str(r["n"])] + [_cell(r[c], r[f"{c}_ci95"]) for c in COLUMNS]
     lines.append("| " + " | ".join(cells) + " |")
   return "\n".join(lines) + "\n"
 

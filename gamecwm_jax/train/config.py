@@ -200,7 +200,8 @@ def parse_flags_with_hints(argv: list[str]) -> list[str]:
 
   try:
     return flags.FLAGS(argv)
-  except flags.Error as e:
+  except (flags.Error, AttributeError, KeyError, TypeError, ValueError) as e:
+    # ml_collections raises AttributeError for an unknown `--config.a.b` key.
     msg = str(e)
     bad = [a.split("=", 1)[0].lstrip("-") for a in argv[1:] if a.startswith("--config.")]
     schema = ["config." + k for k in _flat_keys(default_config())]

@@ -16,7 +16,6 @@ Conventions: our weights are `x @ w` ([D_in, D_out]); HF/PEFT store
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from typing import Any
@@ -124,7 +123,6 @@ def save_peft_adapter(out_dir: str, lora: Params, lora_cfg: LoraConfig,
       "target_modules": [PEFT_MODULES[t].split(".")[1] for t in lora_cfg.targets],
       "bias": "none", "fan_in_fan_out": False, "inference_mode": True, "use_rslora": False,
       "init_lora_weights": True, "modules_to_save": None,
-      "gamecwm_jax": {k: v for k, v in dataclasses.asdict(lora_cfg).items() if k != "targets"},
   }
   with open(os.path.join(out_dir, "adapter_config.json"), "w") as f:
     json.dump(config, f, indent=2)

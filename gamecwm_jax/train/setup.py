@@ -69,7 +69,8 @@ def load_model(config: ml_collections.ConfigDict) -> tuple[Qwen2Config, Any, Any
   path = config.model.path
   if path == TINY:
     path = build_tiny_model(os.path.join(config.workdir, "base_model"), config.model.tiny)
-  elif not os.path.isdir(path) and (path.startswith((".", "/", "~")) or path.count("/") != 1):
+  elif not os.path.isdir(path) and (path.startswith((".", "/", "~")) or path.count("/") != 1
+                                    or os.path.isdir(path.split("/")[0])):
     raise SetupError(
         f"model directory {path!r} does not exist. For Qwen2.5-3B-Instruct run\n"
         f"  huggingface-cli download Qwen/Qwen2.5-3B-Instruct --local-dir checkpoints/Qwen2.5-3B-Instruct\n"
