@@ -165,3 +165,13 @@ def test_sampler_class_text_round_trip(ckpt, model):
   texts = s.decode(out)
   assert len(texts) == 6 and all(isinstance(t, str) for t in texts)
   assert out.prompt_mask[0].sum() == len("hello")  # byte-level tiny tokenizer
+
+
+def test_benchmark_runs_at_tiny_shapes():
+  from gamecwm_jax.bench import sampler as bench
+
+  result = bench.main(["--preset", "tiny", "--batch", "2", "--prompt-len", "8", "--new-tokens", "4",
+                       "--runs", "1", "--no-compare-hf", "--bandwidth-gbs", "10", "--json"])
+  row = result["rows"][0]
+  assert row["impl"] == "gamecwm_jax" and row["tokens_per_s"] > 0
+  assert 0 < row["roofline_fraction"] and result["decode_bytes_per_step"] > 0

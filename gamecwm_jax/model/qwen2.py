@@ -148,6 +148,7 @@ def rope_sin_cos(positions_bt: jax.Array, head_dim: int, theta: float) -> tuple[
 
 
 def apply_rope(x_btnh: jax.Array, sin_bth: jax.Array, cos_bth: jax.Array) -> jax.Array:
+  """Rotates head vectors by position (in fp32: bf16 angles drift at long positions)."""
   x = x_btnh.astype(jnp.float32)
   x1, x2 = jnp.split(x, 2, axis=-1)
   rotated = jnp.concatenate([-x2, x1], axis=-1)
