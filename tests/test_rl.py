@@ -109,3 +109,51 @@ def test_zero_spread_groups_are_dropped_and_counted(workdir, monkeypatch):
   m = rl.run(c)
   assert m["frac_zero_spread"] == 1.0 and m["groups_zero_spread"] == 2
   assert m["trained_tokens"] == 0 and m["reward/mean"] == 0.5
+
+
+def _cli(args, timeout=300):
+  import subprocess
+  import sys
+
+  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  proc = subprocess.run([sys.executable, "-m", *args], cwd=repo, capture_output=True, text=True,
+                        timeout=timeout, env={**os.environ, "JAX_PLATFORMS": "cpu"})
+  assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+  return proc.stdout
+
+
+SMALL = ["--config.model.tiny.vocab_size=512", "--config.model.tiny.hidden_size=32",
+         "--config.model.tiny.intermediate_size=64", "--config.model.tiny.num_hidden_layers=1",
+         "--config.model.tiny.num_attention_heads=2", "--config.model.tiny.num_key_value_heads=1",
+         "--config.data.prompt_style=name", "--config.sft.steps=2", "--config.sft.batch_size=2",
+         "--config.rl.steps=2", "--config.rl.prompts_per_step=2", "--config.rl.group_size=2",
+         "--config.rl.micro_batch_size=2", "--config.rl.max_new_tokens=16",
+         "--config.verify.num_workers=1", "--config.log.progress=False",
+         "--config.checkpoint.every=1"]
+
+
+@pytest.mark.slow
+def test_small_config_sft_then_grpo_then_eval_cli(tmp_path):
+  """The README's command (scaled down by flags): SFT -> GRPO -> export, then eval."""
+  workdir = str(tmp_path / "run")
+  out = _cli(["gamecwm_jax.rl", "--config", "configs/small_cpu.py", f"--config.workdir={workdir}",
+              *SMALL])
+  assert "GRPO: 2 steps" in out
+  rows = read_jsonl(os.path.join(workdir, "rl", "metrics.jsonl"))
+  assert [r["step"] for r in rows] == [1, 2]
+  for key in ("reward/mean", "reward/static", "frac_zero_spread", "clip_frac", "entropy",
+              "completion_len/mean", "truncated_frac", "grad_norm", "lr", "time/sample_s",
+              "time/verify_s", "time/update_s", "tokens_per_s"):
+    assert key in rows[0], key
+  assert len(read_jsonl(os.path.join(workdir, "sft", "metrics.jsonl"))) == 2
+  for path in ("sft/adapter/adapter.safetensors", "rl/adapter/adapter.safetensors",
+               "rl/rewards.png", "export/peft/adapter_model.safetensors",
+               "export/merged/model.safetensors", "export/merged/tokenizer.json"):
+    assert os.path.isfile(os.path.join(workdir, path)), path
+  eval_dir = str(tmp_path / "eval")
+  out = _cli(["gamecwm_jax.eval", f"--model={workdir}/export/merged", "--games=tic_tac_toe",
+              "--samples=2", "--max_new_tokens=16", "--prompt_style=name", "--fast_verify",
+              "--num_workers=1", "--dtype=float32", f"--out={eval_dir}"])
+  assert "| **all** |" in out
+  for ext in ("md", "csv", "json", "png"):
+    assert os.path.isfile(os.path.join(eval_dir, f"results.{ext}"))
