@@ -66,6 +66,25 @@ class SampleOutput:
   prompt_mask: np.ndarray
   num_samples: int
 
+  def sequences(self) -> dict[str, np.ndarray]:
+    """Prompt + completion per row, laid out exactly as the sampler saw them.
+
+    Returns tokens/mask/positions [B*G, P+N] and completion_mask [B*G, P+N]
+    (1 on generated tokens, EOS included). `forward` on these, then
+    log_softmax(logits / T) at position j-1 for every completion slot j,
+    reproduces `logprobs` (the GRPO old-policy log-probs).
+    """
+    g = self.num_samples
+    n = self.tokens.shape[1]
+    comp_mask = (np.arange(n)[None] < self.lengths[:, None]).astype(np.int32)
+    prompt_mask = np.repeat(self.prompt_mask, g, axis=0)
+    mask = np.concatenate([prompt_mask, comp_mask], axis=1)
+    return dict(
+        tokens=np.concatenate([np.repeat(self.prompt_tokens, g, axis=0), self.tokens], axis=1),
+        mask=mask,
+        positions=np.maximum(np.cumsum(mask, axis=1) - 1, 0).astype(np.int32),
+        completion_mask=np.concatenate([np.zeros_like(prompt_mask), comp_mask], axis=1))
+
   def completion(self, row: int) -> list[int]:
     """The generated ids of one row, without padding (EOS included if any)."""
     return self.tokens[row, : self.lengths[row]].tolist()
@@ -129,14 +148,20 @@ def _prefill(params: Params, lora: Params | None, tokens_bp: jax.Array, mask_bp:
              lora_cfg: lora_lib.LoraConfig | None, top_k: int, top_p: float, greedy: bool,
              num_samples: int, cache_len: int):
   """Prompt pass for B rows; returns the G-times repeated cache and first tokens."""
+  b, p = tokens_bp.shape
   positions_bp = jnp.maximum(jnp.cumsum(mask_bp, axis=1) - 1, 0)
-  cache = init_cache(cfg, tokens_bp.shape[0], cache_len, params["embed"].dtype)
+  # The prompt pass uses a cache of exactly P slots, so its attention spans P
+  # keys rather than the whole P + N budget; the slots for new tokens are
+  # added below, while the cache is being repeated G times anyway.
+  cache = init_cache(cfg, b, p, params["embed"].dtype)
   h_bpd, cache = forward(params, cfg, tokens_bp, positions_bp, mask_bp, lora=lora,
                          lora_cfg=lora_cfg, cache=cache, return_hidden=True)
   logits_bv = lm_head(params, cfg, h_bpd[:, -1])  # only the last position's logits
-  g = num_samples
-  cache = {"k": jnp.repeat(cache["k"], g, axis=1), "v": jnp.repeat(cache["v"], g, axis=1),
-           "mask": jnp.repeat(cache["mask"], g, axis=0), "index": cache["index"]}
+  g, extra = num_samples, cache_len - p
+  grow = lambda x, axis: jnp.pad(jnp.repeat(x, g, axis=axis),
+                                 [(0, extra) if a == axis + 1 else (0, 0) for a in range(x.ndim)])
+  cache = {"k": grow(cache["k"], 1), "v": grow(cache["v"], 1), "mask": grow(cache["mask"], 0),
+           "index": cache["index"]}
   token_r, lp_r, raw_r = sample_token(jnp.repeat(logits_bv, g, axis=0), key, temperature,
                                       top_k=top_k, top_p=top_p, greedy=greedy)
   next_pos_r = jnp.repeat(jnp.sum(mask_bp, axis=1), g).astype(jnp.int32)

@@ -45,16 +45,12 @@ def test_greedy_matches_transformers_generate(ckpt, model):
 
 def _fresh_forward_logprobs(params, cfg, out, temperature):
   """Re-scores every row's prompt + completion in one teacher-forced pass."""
-  g = out.num_samples
-  prompt = np.repeat(out.prompt_tokens, g, axis=0)
-  n = out.tokens.shape[1]
-  comp_mask = (np.arange(n)[None] < out.lengths[:, None]).astype(np.int32)
-  tokens = np.concatenate([prompt, out.tokens], axis=1)
-  mask = np.concatenate([np.repeat(out.prompt_mask, g, axis=0), comp_mask], axis=1)
-  positions = np.maximum(np.cumsum(mask, axis=1) - 1, 0)
-  logits, _ = testing.jit_forward()(params, cfg, tokens, positions, mask)
-  p = prompt.shape[1]
+  seq = out.sequences()
+  logits, _ = testing.jit_forward()(params, cfg, seq["tokens"], seq["positions"], seq["mask"])
+  p, n = out.prompt_tokens.shape[1], out.tokens.shape[1]
   pred = np.asarray(logits)[:, p - 1:p - 1 + n]  # logits that predicted each new token
+  comp_mask = seq["completion_mask"][:, p:]
+  assert (comp_mask.sum(1) == out.lengths).all()
 
   def gather(lg):
     return np.take_along_axis(np.asarray(jax.nn.log_softmax(lg, -1)), out.tokens[..., None], -1)[..., 0]

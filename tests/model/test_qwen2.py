@@ -116,3 +116,17 @@ def test_init_params_shapes_and_count():
   assert jax.tree.map(lambda x: tuple(x.shape), params) == param_shapes(cfg)
   assert count_params(params) == sum(int(np.prod(s)) for s in jax.tree.leaves(
       param_shapes(cfg), is_leaf=lambda x: isinstance(x, tuple)))
+
+
+def test_from_hf_dict_transformers4_style_matches_preset():
+  """The Qwen2.5-3B-Instruct config.json layout (transformers 4.x keys)."""
+  d = {"architectures": ["Qwen2ForCausalLM"], "bos_token_id": 151643, "eos_token_id": 151645,
+       "hidden_act": "silu", "hidden_size": 2048, "intermediate_size": 11008,
+       "max_position_embeddings": 32768, "max_window_layers": 70, "model_type": "qwen2",
+       "num_attention_heads": 16, "num_hidden_layers": 36, "num_key_value_heads": 2,
+       "rms_norm_eps": 1e-06, "rope_theta": 1000000.0, "rope_scaling": None,
+       "sliding_window": 32768, "tie_word_embeddings": True, "torch_dtype": "bfloat16",
+       "use_sliding_window": False, "vocab_size": 151936}
+  assert Qwen2Config.from_hf_dict(d) == PRESETS["3b"]
+  with pytest.raises(NotImplementedError, match="yarn"):
+    Qwen2Config.from_hf_dict({**d, "rope_scaling": {"type": "yarn", "factor": 4.0}})
