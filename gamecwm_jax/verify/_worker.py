@@ -36,6 +36,11 @@ import tempfile
 import time
 import types
 
+if __package__:  # imported by the trusted side
+    from gamecwm_jax.verify import mcts
+else:  # run as the zygote script: this folder is still sys.path[0] (zygote_main drops it)
+    import mcts
+
 CHANCE = -1
 TERMINAL = -4
 NOBODY = 65534
@@ -396,6 +401,16 @@ def _one_resample(module, history, key, length: int, player: int, num_players: i
     return {"sampled": sampled, "self_ok": True, "problem": None}
 
 
+def plan(module, query: dict, num_players: int) -> dict:
+    """The arena's move: `mcts.plan_move` over the module from what `player` may know
+    (`actions` or `history`). {"action", "simulations", "root"} or {"action": None, "error"}."""
+    ok, out = call(lambda: mcts.plan_move(
+        module, num_players, query["player"], query["simulations"], query["seed"],
+        actions=query.get("actions"), history=query.get("history"),
+        uct_c=query.get("uct_c", 1.4), max_rollout_steps=query.get("max_rollout_steps", 1000)))
+    return plain(out) if ok else {"action": None, "error": out}
+
+
 def run_query(module, query: dict, num_players: int) -> dict:
     kind = query["kind"]
     if kind == "trace":
@@ -405,6 +420,8 @@ def run_query(module, query: dict, num_players: int) -> dict:
     if kind == "resample":
         return resample(module, query["actions"], query["player"], num_players, query["seed"],
                         query.get("samples", 1))
+    if kind == "plan":
+        return plan(module, query, num_players)
     raise ValueError(f"unknown query kind {kind!r}")
 
 
