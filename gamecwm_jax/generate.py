@@ -54,10 +54,14 @@ def main(argv: Sequence[str] | None = None) -> int:
   dtype = args.dtype
   if dtype == "auto":
     dtype = "float32" if jax.default_backend() == "cpu" else "bfloat16"
-  ckpt = resolve_checkpoint(args.model)
-  cfg, params = load_pretrained(ckpt, dtype=jnp.dtype(dtype))
-  tokenizer = load_tokenizer(ckpt)
-  lora, lora_cfg = load_lora(args.lora) if args.lora else (None, None)
+  try:
+    ckpt = resolve_checkpoint(args.model)
+    cfg, params = load_pretrained(ckpt, dtype=jnp.dtype(dtype))
+    tokenizer = load_tokenizer(ckpt)
+    lora, lora_cfg = load_lora(args.lora) if args.lora else (None, None)
+  except (OSError, RuntimeError, ValueError) as e:  # bad path, offline hub id, broken files
+    print(f"error: {e}", file=sys.stderr)
+    return 2
 
   texts = [p if args.raw else chat_prompt(tokenizer, p, system=args.system) for p in args.prompt]
   sampler = Sampler(cfg, tokenizer)

@@ -50,3 +50,8 @@ def test_module_entry_point(ckpt, capsys, monkeypatch):
     runpy.run_module("gamecwm_jax.generate", run_name="__main__")
   assert exit_info.value.code == 0
   assert len(json.loads(capsys.readouterr().out)["completions"][0]["token_ids"]) <= 8
+
+
+def test_bad_model_dir_is_a_clean_error(tmp_path, capsys):
+  assert generate.main(["--model", str(tmp_path / "missing"), "--prompt", "x"]) == 2
+  assert "does not exist" in capsys.readouterr().err
