@@ -241,7 +241,10 @@ class _Arena:
                  "seed": key, "max_rollout_steps": self.rollout_steps,
                  **self._information(actions, player)}
         result = self.pool.run(self._job(query))
-        return self._read(result, legal)
+        try:
+            return self._read(result, legal)
+        except Exception as e:  # noqa: BLE001 - only frames a candidate forged get here
+            return None, "error", f"malformed answer from the sandbox ({type(e).__name__})"
 
     def _read(self, result: SandboxResult, legal: list[str]) -> tuple[str | None, str, str | None]:
         frames = result.frames
@@ -294,7 +297,9 @@ class _Arena:
         golden, n = self.golden, self.game.num_players
         seat = index % n
         base = f"{self.seed}:{self.game.name}:{self.opponent}:{index}"
-        chance_rng = random.Random(f"{base}:chance")
+        # duplicate format: the n matches of one round (the candidate in each seat) and
+        # every opponent share the chance seed, so seats see the same deals and dice
+        chance_rng = random.Random(f"{self.seed}:{self.game.name}:{index // n}:chance")
         opponent_rng = random.Random(f"{base}:opponent")
         forfeit_rng = random.Random(f"{base}:forfeit")
         moves = dict.fromkeys(MOVE_KINDS, 0)
@@ -344,7 +349,8 @@ def play_matches(candidate_source: str, game: str, *, opponent: str = "random",
                  progress: bool = True) -> ArenaResult:
     """Plays `matches` games of the true `game` between the candidate (a completion or a
     module source) + MCTS and `opponent`; match i seats the candidate as player
-    i % num_players. Deterministic given `seed` (whatever `workers`).
+    i % num_players, and matches i // num_players share their chance seed (the same deals
+    in every seat). Deterministic given `seed` (whatever `workers`).
 
     pool: a SandboxPool to reuse (e.g. `Verifier().pool`); otherwise one with `workers`
     zygotes (default 2) is made and closed here. move_timeout_s bounds each candidate move

@@ -77,6 +77,26 @@ def test_crashing_candidates_are_counted(pool):
         assert problem in result.problem
 
 
+def test_forged_frames_are_errors(pool):
+    # the candidate writes its own frames on the sandbox pipe before the harness does
+    forge = """
+import json, os, struct
+
+def _frame(obj):
+    data = json.dumps(obj).encode()
+    return struct.pack(">I", len(data)) + data
+
+for _fd in range(3, 32):
+    try:
+        os.write(_fd, _frame({"ok": True, "probe": "junk"}) + _frame({"action": ["x"]}))
+    except OSError:
+        pass
+"""
+    result = _play(pool, forge + TTT, matches=2)
+    assert result.moves["error"] == result.candidate_moves > 0
+    assert any("malformed answer" in f for f in result.failures)
+
+
 def test_hanging_candidate_times_out(pool):
     hang = TTT + "\n\ndef apply_action(state, action):\n    while True:\n        pass\n"
     start = time.monotonic()
