@@ -97,7 +97,8 @@ class SeatStats(_Returns):
 @dataclasses.dataclass
 class ArenaResult(_Returns):
     """The candidate agent's record. A match is won / drawn / lost when the candidate's
-    return is above / equal to / below the best opponent return.
+    return is above / equal to / below the best opponent return (0 in one-player games,
+    where there is no opponent to play).
 
     moves counts the candidate's turns by outcome: ok (its planner's action was legal),
     illegal (not legal in the true game), error (crash or malformed answer), timeout; every
@@ -194,7 +195,7 @@ class _Arena:
 
     def __init__(self, code: str | None, problem: str | None, game: Game, opponent: str,
                  simulations: int, seed: int, pool: SandboxPool | None, move_timeout_s: float,
-                 memory_mb: int, give_up_after: int):
+                 memory_mb: int, give_up_after: int, rollout_steps: int | None):
         self.code = code
         self.problem = problem
         self.game = game
@@ -206,7 +207,7 @@ class _Arena:
         self.move_timeout_s = move_timeout_s
         self.memory_mb = memory_mb
         self.give_up_after = give_up_after
-        self.rollout_steps = max(1, game.max_game_length)
+        self.rollout_steps = max(1, rollout_steps or game.max_game_length)
         self._lock = threading.Lock()
 
     # -- what a player may know -------------------------------------------------------------
@@ -346,7 +347,7 @@ def play_matches(candidate_source: str, game: str, *, opponent: str = "random",
                  matches: int = 100, simulations: int = 200, seed: int = 0,
                  pool: SandboxPool | None = None, workers: int | None = None,
                  move_timeout_s: float = 10.0, memory_mb: int = 1024, give_up_after: int = 3,
-                 progress: bool = True) -> ArenaResult:
+                 rollout_steps: int | None = None, progress: bool = True) -> ArenaResult:
     """Plays `matches` games of the true `game` between the candidate (a completion or a
     module source) + MCTS and `opponent`; match i seats the candidate as player
     i % num_players, and matches i // num_players share their chance seed (the same deals
@@ -356,7 +357,8 @@ def play_matches(candidate_source: str, game: str, *, opponent: str = "random",
     zygotes (default 2) is made and closed here. move_timeout_s bounds each candidate move
     (loading the module and the search are each given that long); after `give_up_after`
     timeouts in a row, the candidate's remaining moves in that match are forfeited as
-    timeouts without running it.
+    timeouts without running it. rollout_steps caps each MCTS rollout (both agents; then
+    the cumulative rewards value the leaf); default: the game's max_game_length.
     """
     if opponent not in OPPONENTS:
         raise ValueError(f"opponent must be one of {OPPONENTS}, not {opponent!r}")
@@ -368,7 +370,8 @@ def play_matches(candidate_source: str, game: str, *, opponent: str = "random",
     if problem is None and pool is None:
         pool = own_pool = SandboxPool(workers or 2)
     arena = _Arena(source.code if problem is None else None, problem, spec, opponent,
-                   simulations, seed, pool, move_timeout_s, memory_mb, give_up_after)
+                   simulations, seed, pool, move_timeout_s, memory_mb, give_up_after,
+                   rollout_steps)
     threads = max(1, workers or (pool.num_workers if pool is not None else 1))
     results: list[_Match | None] = [None] * matches
     try:
@@ -388,7 +391,8 @@ def play_matches(candidate_source: str, game: str, *, opponent: str = "random",
     candidate_s = opponent_s = 0.0
     opponent_moves = 0
     for m in results:
-        seats[m.seat].add(m.returns[m.seat], max(r for p, r in enumerate(m.returns) if p != m.seat))
+        others = [r for p, r in enumerate(m.returns) if p != m.seat]
+        seats[m.seat].add(m.returns[m.seat], max(others, default=0.0))
         for k, v in m.moves.items():
             moves[k] += v
         failures += [f for f in m.failures if f not in failures]
@@ -425,6 +429,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--move-timeout", type=float, default=10.0, help="seconds per move")
+    parser.add_argument("--rollout-steps", type=int, default=None,
+                        help="cap on MCTS rollout length (default: the game's length bound)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
@@ -441,7 +447,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     result = play_matches(text, args.game, opponent=args.opponent, matches=args.matches,
                           simulations=args.simulations, seed=args.seed, workers=args.workers,
-                          move_timeout_s=args.move_timeout, progress=not args.quiet)
+                          move_timeout_s=args.move_timeout, rollout_steps=args.rollout_steps,
+                          progress=not args.quiet)
     print(json.dumps(result.to_json(), indent=2) if args.json else result.summary())
     return 0
 

@@ -3,7 +3,8 @@
 This file has two roles.
 
 * Imported (by the trusted verifier), it provides the *harness*: `trace`, `rollout`,
-  `static_probe`, `resample` and `canonical`. They drive any module implementing
+  `static_probe`, `resample`, `canonical`, and `plan` (the arena's MCTS move, see
+  `mcts.py` and `gamecwm_jax/arena.py`). They drive any module implementing
   `games/API.md` and return plain data (JSON-able dicts). The trusted side runs them on the
   golden, the sandboxed child runs them on the candidate, so both sides are recorded in
   exactly the same format and compared in the trusted process.
