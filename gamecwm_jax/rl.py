@@ -106,8 +106,19 @@ def reward_metrics(reports: list[Any], rewards: np.ndarray) -> dict[str, float]:
   return m
 
 
+EXPORT_NOTE = """# Exported model
+
+- `merged/`: the full model (base + SFT adapter + GRPO adapter folded in), Hugging Face
+  layout: `AutoModelForCausalLM.from_pretrained("merged")`, or `vllm serve merged`.
+- `peft/`: the GRPO adapter in PEFT format. It was trained on top of the base *with the
+  SFT adapter merged* (SFT adapter: {sft}), so apply it to that model, e.g. load
+  {base}, `PeftModel.from_pretrained(model, "<workdir>/sft/peft").merge_and_unload()`,
+  then `PeftModel.from_pretrained(model, "peft")`. Without SFT it applies to {base} directly.
+"""
+
+
 def run_grpo(config: ml_collections.ConfigDict, cfg: Any, params: Params, tokenizer: Any,
-             games: list[str], model_dir: str = "") -> dict[str, Any]:
+             games: list[str], model_dir: str = "", sft_adapter: str | None = None) -> dict[str, Any]:
   """The GRPO loop (resumes automatically); returns the last step's metrics."""
   rc = config.rl
   stage = os.path.join(config.workdir, "rl")
@@ -219,8 +230,11 @@ def run_grpo(config: ml_collections.ConfigDict, cfg: Any, params: Params, tokeni
   ckpt.close()
   save_lora(os.path.join(stage, "adapter"), lora, lcfg)
   if config.export.at_end:
-    paths = export_lib.export_all(os.path.join(config.workdir, "export"), cfg, params, lora, lcfg,
-                                  tokenizer=tokenizer, base_model=model_dir, dtype=config.export.dtype)
+    export_dir = os.path.join(config.workdir, "export")
+    paths = export_lib.export_all(export_dir, cfg, params, lora, lcfg, tokenizer=tokenizer,
+                                  base_model=model_dir, dtype=config.export.dtype)
+    with open(os.path.join(export_dir, "README.md"), "w") as f:
+      f.write(EXPORT_NOTE.format(base=model_dir, sft=sft_adapter or "none"))
     logging.info("exported %s", paths)
   return metrics
 
@@ -253,7 +267,8 @@ def run(config: ml_collections.ConfigDict) -> dict[str, Any]:
   metrics = {}
   if config.rl.steps > 0:
     params = base_for_rl(config, params, sft_adapter)
-    metrics = run_grpo(config, cfg, params, tokenizer, games, model_dir)
+    metrics = run_grpo(config, cfg, params, tokenizer, games, model_dir,
+                       (config.rl.sft_adapter or sft_adapter) if config.rl.init_from_sft else None)
     print(summarize(config.workdir), flush=True)
   return metrics
 

@@ -63,7 +63,9 @@ def default_config() -> ml_collections.ConfigDict:
   c.rl.steps = 200  # 0 skips GRPO
   c.rl.prompts_per_step = 4
   c.rl.group_size = 8
-  c.rl.micro_batch_size = 8  # completions per forward/backward
+  # Completions per forward/backward. The model's attention materialises [B, N, T, S] fp32
+  # scores: at 8192 tokens that is 8.6 GB per row pair for the 3B model, so 2 rows fit.
+  c.rl.micro_batch_size = 2
   c.rl.inner_steps = 1  # optimizer updates per sampled batch (> 1 uses the clip)
   c.rl.loss = "grpo"  # grpo | dr_grpo | token_mean
   c.rl.beta = 0.1  # k3 KL to the LoRA-off reference; 0 skips the reference pass

@@ -154,11 +154,20 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
           NotADirectoryError, PermissionError)
 
 
+def _quiet_libraries(record: logging.LogRecord) -> bool:
+  """Drops INFO/DEBUG records of orbax and absl's checkpoint internals."""
+  return record.levelno >= logging.WARNING or "orbax" not in record.pathname
+
+
 def run_main(fn: Callable[[], Any]) -> Any:
   """Runs `fn`; expected input errors become `error: ...` on stderr and exit 2.
 
-  Set GAMECWM_TRACEBACK=1 to see the full traceback instead.
+  Set GAMECWM_TRACEBACK=1 to see the full traceback instead. Orbax's per-save INFO
+  lines are filtered out of the log (set GAMECWM_VERBOSE=1 to keep them).
   """
+  if not os.environ.get("GAMECWM_VERBOSE"):
+    for handler in logging.getLogger().handlers:
+      handler.addFilter(_quiet_libraries)
   try:
     return fn()
   except _expected_errors() as e:

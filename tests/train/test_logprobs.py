@@ -12,7 +12,7 @@ CFG = Qwen2Config(vocab_size=97, hidden_size=32, intermediate_size=64, num_hidde
                   num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=False)
 
 
-@pytest.mark.parametrize("chunk", [1, 3, 64])
+@pytest.mark.parametrize("chunk", [3, 64])
 def test_chunked_matches_full_logits(chunk):
   params = init_params(jax.random.PRNGKey(0), CFG, jnp.float32)
   lcfg = LoraConfig(rank=4, alpha=8.0, targets=("q", "v", "down"))
@@ -35,8 +35,8 @@ def test_chunked_matches_full_logits(chunk):
     ent = -jnp.sum(jnp.exp(logp) * logp, -1)
     return jnp.sum(lp * mask[:, p:]), (lp, ent)
 
-  (v1, (lp1, e1)), g1 = jax.value_and_grad(chunked, has_aux=True)(lora)
-  (v2, (lp2, e2)), g2 = jax.value_and_grad(naive, has_aux=True)(lora)
+  (v1, (lp1, e1)), g1 = jax.jit(jax.value_and_grad(chunked, has_aux=True))(lora)
+  (v2, (lp2, e2)), g2 = jax.jit(jax.value_and_grad(naive, has_aux=True))(lora)
   np.testing.assert_allclose(lp1, lp2, rtol=1e-5, atol=1e-5)
   np.testing.assert_allclose(e1, e2, rtol=1e-5, atol=1e-5)
   for a, b_ in zip(jax.tree.leaves(g1), jax.tree.leaves(g2)):
