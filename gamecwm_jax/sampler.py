@@ -129,7 +129,7 @@ def sample_token(logits_rv: jax.Array, key: jax.Array, temperature: jax.Array, *
       probs_rk = jax.nn.softmax(vals_rk, axis=-1)
       mass_before_rk = jnp.cumsum(probs_rk, axis=-1) - probs_rk
       vals_rk = jnp.where(mass_before_rk < top_p, vals_rk, -jnp.inf)
-    choice_r = jax.random.categorical(key, vals_rk, axis=-1)
+    choice_r = _inverse_cdf_sample(key, vals_rk)
     token_r = choice_r if idx_rk is None else jnp.take_along_axis(idx_rk, choice_r[:, None], -1)[:, 0]
   token_r = token_r.astype(jnp.int32)
 
@@ -137,6 +137,23 @@ def sample_token(logits_rv: jax.Array, key: jax.Array, temperature: jax.Array, *
     return jnp.take_along_axis(jax.nn.log_softmax(l_rv, axis=-1), token_r[:, None], -1)[:, 0]
 
   return token_r, logprob(scaled_rv), logprob(logits_rv)
+
+
+def _inverse_cdf_sample(key: jax.Array, logits_rk: jax.Array) -> jax.Array:
+  """Index drawn from softmax(logits) per row with one uniform per row.
+
+  Exact like `jax.random.categorical`, but the Gumbel trick needs V random
+  numbers per row per step, which costs more than the whole LM head on CPU;
+  a cumulative sum and a count are cheap on every backend.
+  """
+  probs_rk = jax.nn.softmax(logits_rk, axis=-1)
+  cdf_rk = jnp.cumsum(probs_rk, axis=-1)
+  # u in (0, total]: strictly positive so a zero-probability first entry is
+  # never chosen; scaled by the total to absorb cumsum rounding.
+  u_r1 = jax.random.uniform(key, (logits_rk.shape[0], 1), minval=jnp.finfo(jnp.float32).tiny,
+                            maxval=1.0) * cdf_rk[:, -1:]
+  choice_r = jnp.sum(cdf_rk < u_r1, axis=-1)
+  return jnp.minimum(choice_r, logits_rk.shape[-1] - 1)
 
 
 _STATIC = ("cfg", "lora_cfg", "top_k", "top_p", "greedy")
@@ -158,8 +175,13 @@ def _prefill(params: Params, lora: Params | None, tokens_bp: jax.Array, mask_bp:
                          lora_cfg=lora_cfg, cache=cache, return_hidden=True)
   logits_bv = lm_head(params, cfg, h_bpd[:, -1])  # only the last position's logits
   g, extra = num_samples, cache_len - p
-  grow = lambda x, axis: jnp.pad(jnp.repeat(x, g, axis=axis),
-                                 [(0, extra) if a == axis + 1 else (0, 0) for a in range(x.ndim)])
+
+  def grow(x, batch_axis):
+    """Repeat each row G times; append `extra` empty slots on the slot axis,
+    which directly follows the batch axis in k/v ([L, B, S, ...]) and mask."""
+    pads = [(0, extra) if a == batch_axis + 1 else (0, 0) for a in range(x.ndim)]
+    return jnp.pad(jnp.repeat(x, g, axis=batch_axis), pads)
+
   cache = {"k": grow(cache["k"], 1), "v": grow(cache["v"], 1), "mask": grow(cache["mask"], 0),
            "index": cache["index"]}
   token_r, lp_r, raw_r = sample_token(jnp.repeat(logits_bv, g, axis=0), key, temperature,

@@ -13,7 +13,7 @@ from gamecwm_jax.model import testing
 from gamecwm_jax.sampler import Sampler, bucket_length, sample, sample_token
 
 PROMPTS = [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], [40, 41], [100, 101, 102, 103, 104]]
-NO_EOS = (testing.PAD_ID,)  # never produced by greedy on these prompts -> full length
+NO_EOS = (-1,)  # matches no token id: every row runs to max_new_tokens
 
 
 @pytest.fixture(scope="module")

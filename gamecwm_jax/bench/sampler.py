@@ -71,36 +71,43 @@ def decode_bytes_per_step(cfg: Qwen2Config, params: Any, batch: int, prompt_len:
   return float(weight_bytes + kv_bytes)
 
 
-def median_seconds(fn: Callable[[], Any], runs: int) -> float:
-  """Median wall time of `runs` calls after one warm-up (compile) call."""
-  fn()
-  times = []
-  for _ in range(runs):
-    start = time.perf_counter()
+def interleaved_medians(fns: dict[str, Callable[[], Any]], runs: int) -> dict[str, float]:
+  """Median wall seconds per function: one warm-up (compile) call each, then
+  `runs` rounds that call every function once in turn, so background load
+  drifts hit all of them alike (the comparison is side by side)."""
+  for fn in fns.values():
     fn()
-    times.append(time.perf_counter() - start)
-  return statistics.median(times)
+  times: dict[str, list[float]] = {name: [] for name in fns}
+  for _ in range(runs):
+    for name, fn in fns.items():
+      start = time.perf_counter()
+      fn()
+      times[name].append(time.perf_counter() - start)
+  return {name: statistics.median(t) for name, t in times.items()}
 
 
-def ours(params: Any, cfg: Qwen2Config, prompts: np.ndarray, new_tokens: int,
-         runs: int) -> tuple[float, float]:
-  """(median seconds of a full run, median seconds of a prefill-only run)."""
+def ours(params: Any, cfg: Qwen2Config, prompts: np.ndarray, new_tokens: int) -> Callable[[int], Any]:
+  """Runner of our sampler for n new tokens (fresh key per call)."""
   ids = prompts.tolist()
-  keys = iter(jax.random.split(jax.random.key(0), 4 * runs + 4))
+  calls = iter(range(1 << 30))
 
-  def run(n):
-    out = sample(params, cfg, ids, key=next(keys), max_new_tokens=n, temperature=1.0,
-                 eos_ids=(-1,), pad_id=0)  # no EOS: every row generates exactly n tokens
+  def run(n: int):
+    out = sample(params, cfg, ids, key=jax.random.key(next(calls)), max_new_tokens=n,
+                 temperature=1.0, eos_ids=(-1,), pad_id=0)  # no EOS: exactly n tokens per row
     assert out.lengths.min() == n
     return out
 
-  return median_seconds(lambda: run(new_tokens), runs), median_seconds(lambda: run(1), runs)
+  return run
 
 
-def hf_generate(model_dir: str, prompts: np.ndarray, new_tokens: int, runs: int) -> float:
-  """Median seconds of transformers' sampling `generate` (KV cache, fp32)."""
+def hf_generate(model_dir: str, prompts: np.ndarray, new_tokens: int,
+                threads: int | None = None) -> Callable[[], Any]:
+  """Runner of transformers' sampling `generate` (its KV cache, fp32)."""
   import torch
   from transformers import Qwen2ForCausalLM
+
+  if threads:
+    torch.set_num_threads(threads)
 
   model = Qwen2ForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
   input_ids = torch.tensor(prompts, dtype=torch.long)
@@ -113,7 +120,7 @@ def hf_generate(model_dir: str, prompts: np.ndarray, new_tokens: int, runs: int)
                            min_new_tokens=new_tokens, eos_token_id=None, pad_token_id=0)
     assert out.shape[1] == prompts.shape[1] + new_tokens
 
-  return median_seconds(run, runs)
+  return run
 
 
 def _save_hf_random(cfg: Qwen2Config, path: str) -> None:
@@ -148,6 +155,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
   p.add_argument("--runs", type=int, default=3, help="timed runs after warm-up (median)")
   p.add_argument("--compare-hf", action=argparse.BooleanOptionalAction, default=None,
                  help="also time transformers.generate (default: on for small/tiny)")
+  p.add_argument("--torch-threads", type=int, default=None,
+                 help="torch.set_num_threads for the transformers side (default: torch's own)")
   p.add_argument("--bandwidth-gbs", type=float, default=None,
                  help="device memory bandwidth in GB/s (default: by device kind)")
   p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
@@ -176,7 +185,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
       cfg = Qwen2Config(**{**cfg_loaded.__dict__, "eos_token_id": None})
     else:
       params = init_params(jax.random.key(0), cfg, dtype)
-    total_s, prefill_s = ours(params, cfg, prompts, args.new_tokens, args.runs)
+    run = ours(params, cfg, prompts, args.new_tokens)
+    fns = {"ours": lambda: run(args.new_tokens), "ours_prefill": lambda: run(1)}
+    if args.compare_hf:
+      fns["hf"] = hf_generate(tmp, prompts, args.new_tokens, args.torch_threads)
+    med = interleaved_medians(fns, args.runs)
+    total_s, prefill_s = med["ours"], med["ours_prefill"]
     # Timing noise can make the difference non-positive at toy sizes: report NaN.
     decode_s = total_s - prefill_s if total_s > prefill_s else float("nan")
     decode_step_s = decode_s / max(args.new_tokens - 1, 1)
@@ -187,14 +201,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                      prefill_s=prefill_s, decode_step_ms=1e3 * decode_step_s,
                      roofline_fraction=step_bytes / bandwidth / decode_step_s))
     if args.compare_hf:
-      hf_s = hf_generate(tmp, prompts, args.new_tokens, args.runs)
-      rows.append(dict(impl="transformers.generate", seconds=hf_s,
-                       tokens_per_s=args.batch * args.new_tokens / hf_s))
+      rows.append(dict(impl="transformers.generate", seconds=med["hf"],
+                       tokens_per_s=args.batch * args.new_tokens / med["hf"]))
 
   result = dict(device=jax.devices()[0].device_kind, backend=jax.default_backend(),
                 preset=args.preset, params=count_params(params), dtype=args.dtype,
                 batch=args.batch, prompt_len=args.prompt_len, new_tokens=args.new_tokens,
-                runs=args.runs, bandwidth_gbs=bandwidth / 1e9,
+                runs=args.runs, bandwidth_gbs=bandwidth / 1e9, torch_threads=args.torch_threads,
                 decode_bytes_per_step=step_bytes, rows=rows)
   if args.compare_hf:
     result["speedup_vs_hf"] = rows[0]["tokens_per_s"] / rows[1]["tokens_per_s"]
