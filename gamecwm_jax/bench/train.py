@@ -67,8 +67,6 @@ def device_peak_bytes() -> int | None:
 
 def bench_cpu(config_path: str, steps: int, workdir: str) -> dict[str, Any]:
   """GRPO steps of a config with SFT off; median split over the steps after the first."""
-  from ml_collections import config_flags  # noqa: F401  (ensures the package is present)
-
   from gamecwm_jax import rl
   from gamecwm_jax.train.config import validate
   from gamecwm_jax.train.metrics import read_jsonl

@@ -84,3 +84,19 @@ def test_failed_save_keeps_previous_checkpoint(tmp_path, monkeypatch):
   assert ck.latest_step() == 1
   restored, meta = ck.restore(state)
   assert meta["step"] == 1 and float(restored["w"][2]) == 2.0
+
+
+def test_partial_save_is_ignored_on_restart(tmp_path):
+  """A save killed half-way leaves an orbax tmp dir; the restart resumes from the last full one."""
+  d = str(tmp_path / "ckpt")
+  ck = ckpt_lib.Checkpointer(d, every=1, keep=3)
+  state = {"w": jnp.arange(3.0), "step": jnp.int32(1)}
+  ck.save(1, state, {"step": 1})
+  ck.close()
+  partial = os.path.join(d, "2.orbax-checkpoint-tmp-1234")
+  os.makedirs(os.path.join(partial, "state"))
+  open(os.path.join(partial, "state", "junk"), "w").write("half a checkpoint")
+  ck = ckpt_lib.Checkpointer(d, every=1, keep=3)
+  assert ck.latest_step() == 1
+  restored, meta = ck.restore(state)
+  assert meta["step"] == 1
