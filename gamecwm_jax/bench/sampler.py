@@ -44,6 +44,10 @@ _CPU_BANDWIDTH = 20e9  # a rough figure for a small cloud VM; pass --bandwidth-g
 SMALL = Qwen2Config(vocab_size=32768, hidden_size=512, intermediate_size=1536, num_hidden_layers=8,
                     num_attention_heads=8, num_key_value_heads=2, rope_theta=1e6,
                     max_position_embeddings=4096, tie_word_embeddings=True)
+# ~44M parameters in 24 thinner layers (Qwen2.5 has 24-36): per-layer overheads weigh more.
+DEEP = Qwen2Config(vocab_size=16384, hidden_size=384, intermediate_size=1024, num_hidden_layers=24,
+                   num_attention_heads=6, num_key_value_heads=2, rope_theta=1e6,
+                   max_position_embeddings=4096, tie_word_embeddings=True)
 TINY = Qwen2Config(vocab_size=512, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
                    num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
                    tie_word_embeddings=True)
@@ -71,19 +75,24 @@ def decode_bytes_per_step(cfg: Qwen2Config, params: Any, batch: int, prompt_len:
   return float(weight_bytes + kv_bytes)
 
 
-def interleaved_medians(fns: dict[str, Callable[[], Any]], runs: int) -> dict[str, float]:
-  """Median wall seconds per function: one warm-up (compile) call each, then
-  `runs` rounds that call every function once in turn, so background load
-  drifts hit all of them alike (the comparison is side by side)."""
-  for fn in fns.values():
+def medians(fns: dict[str, Callable[[], Any]], runs: int) -> dict[str, float]:
+  """Median wall seconds per function: one warm-up (compile) call, then `runs`
+  timed calls, one function after the other in this process.
+
+  Not interleaved on purpose: alternating JAX and torch calls left torch's
+  OpenMP workers stalling behind XLA's thread pool on a 2-core machine (10x
+  slower transformers timings that measure contention, not generate).
+  """
+  out = {}
+  for name, fn in fns.items():
     fn()
-  times: dict[str, list[float]] = {name: [] for name in fns}
-  for _ in range(runs):
-    for name, fn in fns.items():
+    times = []
+    for _ in range(runs):
       start = time.perf_counter()
       fn()
-      times[name].append(time.perf_counter() - start)
-  return {name: statistics.median(t) for name, t in times.items()}
+      times.append(time.perf_counter() - start)
+    out[name] = statistics.median(times)
+  return out
 
 
 def ours(params: Any, cfg: Qwen2Config, prompts: np.ndarray, new_tokens: int) -> Callable[[int], Any]:
@@ -146,7 +155,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
   p = argparse.ArgumentParser(prog="python -m gamecwm_jax.bench.sampler", description=__doc__,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
   p.add_argument("--preset", default="3b" if on_gpu else "small",
-                 help="small (~41M), tiny, or a Qwen2.5 size: 0.5b, 1.5b, 3b, 7b")
+                 help="small (~41M), deep (~44M, 24 layers), tiny, or a Qwen2.5 size: "
+                      "0.5b, 1.5b, 3b, 7b")
   p.add_argument("--batch", type=int, default=None, help="default 64 (Qwen presets) / 8")
   p.add_argument("--prompt-len", type=int, default=None, help="default 1024 / 128")
   p.add_argument("--new-tokens", type=int, default=None, help="default 1024 / 128")
@@ -154,14 +164,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                  help="default bfloat16 for Qwen presets, float32 otherwise")
   p.add_argument("--runs", type=int, default=3, help="timed runs after warm-up (median)")
   p.add_argument("--compare-hf", action=argparse.BooleanOptionalAction, default=None,
-                 help="also time transformers.generate (default: on for small/tiny)")
+                 help="also time transformers.generate (default: on for small/deep/tiny)")
   p.add_argument("--torch-threads", type=int, default=None,
                  help="torch.set_num_threads for the transformers side (default: torch's own)")
   p.add_argument("--bandwidth-gbs", type=float, default=None,
                  help="device memory bandwidth in GB/s (default: by device kind)")
   p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
   args = p.parse_args(argv)
-  qwen = args.preset not in ("small", "tiny")
+  qwen = args.preset not in ("small", "deep", "tiny")
   args.batch = args.batch or (64 if qwen else 8)
   args.prompt_len = args.prompt_len or (1024 if qwen else 128)
   args.new_tokens = args.new_tokens or (1024 if qwen else 128)
@@ -172,7 +182,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
   args = parse_args(argv)
-  cfg = {"small": SMALL, "tiny": TINY}.get(args.preset) or preset(args.preset)
+  cfg = {"small": SMALL, "deep": DEEP, "tiny": TINY}.get(args.preset) or preset(args.preset)
   dtype = jnp.dtype(args.dtype)
   prompts = np.random.default_rng(0).integers(0, cfg.vocab_size, (args.batch, args.prompt_len))
   bandwidth = args.bandwidth_gbs * 1e9 if args.bandwidth_gbs else default_bandwidth()
@@ -189,7 +199,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     fns = {"ours": lambda: run(args.new_tokens), "ours_prefill": lambda: run(1)}
     if args.compare_hf:
       fns["hf"] = hf_generate(tmp, prompts, args.new_tokens, args.torch_threads)
-    med = interleaved_medians(fns, args.runs)
+    med = medians(fns, args.runs)
     total_s, prefill_s = med["ours"], med["ours_prefill"]
     # Timing noise can make the difference non-positive at toy sizes: report NaN.
     decode_s = total_s - prefill_s if total_s > prefill_s else float("nan")
