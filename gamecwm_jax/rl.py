@@ -190,8 +190,11 @@ def run_grpo(config: ml_collections.ConfigDict, cfg: Any, params: Params, tokeni
                 beta=rc.beta, max_completion_len=rc.max_new_tokens, **model_kw)
             grad_sum = g if grad_sum is None else tree_add(grad_sum, g)
             num, den = num + n, den + d
-            if inner == 0:  # metrics of the policy that sampled the batch
-              for k in sums:
+            # KL / entropy of the policy that sampled the batch (first pass); clip and ratio
+            # of the last pass (with one inner step the ratio is 1 and nothing is clipped).
+            for k in sums:
+              first_only = k in ("kl", "entropy", "tokens")
+              if (inner == 0 and first_only) or (inner == rc.inner_steps - 1 and not first_only):
                 sums[k] += float(aux[k])
           lora, opt_state, gn = update(lora, opt_state, grad_sum, den)
           if inner == 0:

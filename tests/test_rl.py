@@ -61,7 +61,12 @@ def test_kill_and_resume_equals_uninterrupted(tmp_path, tiny_model_dir, fake_ver
   for name in ("straight", "resumed"):
     dirs[name] = str(tmp_path / name)
     shutil.copytree(tiny_model_dir, os.path.join(dirs[name], "base_model"))
-  rl.run(tiny_config(dirs["straight"]))
+  def config(d):
+    c = tiny_config(d)
+    c.rl.inner_steps = 2  # exercise the clipped re-use of a batch too
+    return c
+
+  rl.run(config(dirs["straight"]))
 
   # "Kill" the second run right after its step-2 checkpoint is complete.
   real_save = ckpt_lib.Checkpointer.save
@@ -76,17 +81,18 @@ def test_kill_and_resume_equals_uninterrupted(tmp_path, tiny_model_dir, fake_ver
 
   monkeypatch.setattr(ckpt_lib.Checkpointer, "save", save_then_die)
   with pytest.raises(Killed):
-    rl.run(tiny_config(dirs["resumed"]))
+    rl.run(config(dirs["resumed"]))
   monkeypatch.setattr(ckpt_lib.Checkpointer, "save", real_save)
   rows_killed = read_jsonl(os.path.join(dirs["resumed"], "rl", "metrics.jsonl"))
   assert [r["step"] for r in rows_killed] == [1, 2]
-  rl.run(tiny_config(dirs["resumed"]))
+  rl.run(config(dirs["resumed"]))
 
   a = _strip(read_jsonl(os.path.join(dirs["straight"], "rl", "metrics.jsonl")))
   b = _strip(read_jsonl(os.path.join(dirs["resumed"], "rl", "metrics.jsonl")))
   assert [r["step"] for r in a] == [1, 2, 3, 4]
   assert a == b
   assert any(r["trained_tokens"] > 0 for r in a), "the fake rewards should train something"
+  assert any(r["ratio_mean"] not in (None, 1.0) for r in a), "second inner pass sees moved ratios"
   la, _ = load_lora(os.path.join(dirs["straight"], "rl", "adapter"))
   lb, _ = load_lora(os.path.join(dirs["resumed"], "rl", "adapter"))
   for x, y in zip(jax.tree.leaves(la), jax.tree.leaves(lb)):
