@@ -1,14 +1,22 @@
-"""Qwen2 decoder as pure functions over an explicit parameter pytree.
+"""Qwen2 decoder as Flax linen modules over an explicit parameter pytree.
 
-Why plain functions rather than Flax modules: the trainer needs to (a) hold the
-frozen base weights and the LoRA weights in two separate pytrees, (b) run the
-same weights with and without LoRA (reference policy for GRPO, no second
-model), and (c) thread a preallocated KV cache through a jitted decode loop.
-All three are one-liners when the model is `forward(params, ...)`.
+Why linen with explicit pytrees: the modules declare the architecture and its
+parameters, but never own the weights. `forward(params, ...)` is a thin
+`Qwen2(cfg).apply({"params": params}, ...)`, so the trainer can (a) hold the
+frozen base weights and the LoRA weights in two separate pytrees (LoRA is a
+call argument, not a module variable, so the base is never copied or
+re-wrapped), (b) run the same weights with and without LoRA (`lora=None` is the
+GRPO reference policy, no second model), and (c) thread a preallocated, donated
+KV cache through a jitted decode loop as a plain argument and return value.
+
+Parameters are declared with `self.param` under the names below (no nested
+submodules) and the layers run under one `nn.scan` with
+`variable_axes={"params": 0}`, so Flax's variable tree *is* this layout and the
+checkpoint loader, LoRA, sampler and export work on it directly.
 
 Parameter layout (our layout is `x @ w`, i.e. HF weights transposed; every
 per-layer leaf is stacked on a leading `L` axis so the layers run under one
-`lax.scan`, which keeps compile time independent of depth):
+scan, which keeps compile time independent of depth):
 
   embed       [V, D]
   layers/
@@ -31,8 +39,9 @@ statistics, RoPE, attention logits/softmax and LM-head logits are fp32.
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, Callable
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
@@ -66,7 +75,8 @@ LAYER_HF_NAMES: dict[str, tuple[str, bool]] = {
 
 def param_shapes(cfg: Qwen2Config) -> Params:
   """Shapes of every parameter in our layout; the single source of truth for
-  `init_params` and for the checkpoint loader's shape checks."""
+  `init_params` and for the checkpoint loader's shape checks (the modules'
+  declarations are tested against it)."""
   d, f, l = cfg.hidden_size, cfg.intermediate_size, cfg.num_hidden_layers
   layers = {
       "attn_norm": (l, d),
@@ -88,26 +98,34 @@ def param_shapes(cfg: Qwen2Config) -> Params:
   return shapes
 
 
+def _initializer(name: str, dtype: Any) -> Callable[[jax.Array, tuple[int, ...]], jax.Array]:
+  """Init of parameter `name`: ones for norm scales, else N(0, 0.02) drawn in
+  fp32 then cast; roughly what a trained checkpoint looks like numerically."""
+  def init(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
+    if "norm" in name:
+      return jnp.ones(shape, dtype)
+    return (0.02 * jax.random.normal(key, shape, jnp.float32)).astype(dtype)
+  return init
+
+
+def _param(module: nn.Module, name: str, *shape: int) -> jax.Array:
+  """Declares (at init) or fetches (at apply) parameter `name` of `module`."""
+  return module.param(name, _initializer(name, module.param_dtype), shape)
+
+
 @functools.partial(jax.jit, static_argnums=(1, 2))
 def init_params(key: jax.Array, cfg: Qwen2Config, dtype: Any = jnp.bfloat16) -> Params:
   """Random weights with real shapes (benchmarks, smoke tests).
 
-  Norm scales are ones and everything else N(0, 0.02), roughly what a trained
-  checkpoint looks like numerically, so benchmarks exercise realistic values.
+  Same initialisers as `Qwen2(cfg, param_dtype=dtype).init`, but one key per
+  leaf split from `key`, so seeded recipes and tests keep their exact values.
   Jitted so the whole tree is one compiled program, not one per leaf.
   """
-  shapes = param_shapes(cfg)
-  leaves, treedef = jax.tree.flatten(shapes, is_leaf=lambda x: isinstance(x, tuple))
-  paths = [jax.tree_util.keystr(p) for p, _ in
-           jax.tree_util.tree_flatten_with_path(shapes, is_leaf=lambda x: isinstance(x, tuple))[0]]
-  keys = jax.random.split(key, len(leaves))
-  out = []
-  for path, shape, k in zip(paths, leaves, keys):
-    if "norm" in path:
-      out.append(jnp.ones(shape, dtype))
-    else:
-      out.append((0.02 * jax.random.normal(k, shape, jnp.float32)).astype(dtype))
-  return jax.tree.unflatten(treedef, out)
+  flat, treedef = jax.tree_util.tree_flatten_with_path(
+      param_shapes(cfg), is_leaf=lambda x: isinstance(x, tuple))
+  keys = jax.random.split(key, len(flat))
+  return jax.tree.unflatten(treedef, [_initializer(jax.tree_util.keystr(path), dtype)(k, shape)
+                                      for (path, shape), k in zip(flat, keys)])
 
 
 def count_params(params: Params) -> int:
@@ -174,21 +192,122 @@ def attention(q_btnh: jax.Array, k_bskh: jax.Array, v_bskh: jax.Array,
   return out_btkgh.reshape(b, t, n * h)
 
 
-def _qkv(cfg: Qwen2Config, h_btd: jax.Array, p: Params, proj, sin_bth: jax.Array,
-         cos_bth: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
-  """Projects to per-head queries/keys/values (with biases) and rotates q, k."""
-  b, t, _ = h_btd.shape
-  hd = cfg.head_dim
-  q_btnh = (proj("q", h_btd) + p["q_b"]).reshape(b, t, cfg.num_attention_heads, hd)
-  k_btkh = (proj("k", h_btd) + p["k_b"]).reshape(b, t, cfg.num_key_value_heads, hd)
-  v_btkh = (proj("v", h_btd) + p["v_b"]).reshape(b, t, cfg.num_key_value_heads, hd)
-  return apply_rope(q_btnh, sin_bth, cos_bth), apply_rope(k_btkh, sin_bth, cos_bth), v_btkh
+class DecoderLayer(nn.Module):
+  """One pre-norm block: x += attn(norm(x)), then x += SwiGLU(norm(x)).
+
+  Written as the body of `Qwen2`'s `nn.scan`: `carry` is (x [B, T, D], k, v)
+  where k, v are the whole [L, B, S, K, H] cache (or None), so each layer
+  writes only its T new slots in place (no per-step cache copy); `lora` (this
+  layer's {target: {a, b}} slices) and `layer` (its index) are scanned; the
+  remaining inputs are shared by all layers.
+  """
+
+  cfg: Qwen2Config
+  lora_scale: float = 0.0
+  lora_dropout: float = 0.0
+  param_dtype: Any = jnp.float32  # what `init` creates; `apply` uses the params as given
+
+  @nn.compact
+  def __call__(self, carry, lora: Params, layer: jax.Array, sin_bth: jax.Array,
+               cos_bth: jax.Array, mask_bts: jax.Array, cache_index: jax.Array | None,
+               dropout_key: jax.Array | None):
+    cfg = self.cfg
+    d, f, hd = cfg.hidden_size, cfg.intermediate_size, cfg.head_dim
+    n_heads, n_kv = cfg.num_attention_heads, cfg.num_key_value_heads
+    attn_norm, mlp_norm = _param(self, "attn_norm", d), _param(self, "mlp_norm", d)
+    w = {"q": _param(self, "q_w", d, cfg.q_dim), "k": _param(self, "k_w", d, cfg.kv_dim),
+         "v": _param(self, "v_w", d, cfg.kv_dim), "o": _param(self, "o_w", cfg.q_dim, d),
+         "gate": _param(self, "gate_w", d, f), "up": _param(self, "up_w", d, f),
+         "down": _param(self, "down_w", f, d)}
+    q_b = _param(self, "q_b", cfg.q_dim)
+    k_b, v_b = _param(self, "k_b", cfg.kv_dim), _param(self, "v_b", cfg.kv_dim)
+    layer_key = None if self.lora_dropout == 0.0 else jax.random.fold_in(dropout_key, layer)
+
+    def proj(name: str, h: jax.Array) -> jax.Array:
+      """Linear layer `name` plus its LoRA delta when targeted."""
+      y = h @ w[name]
+      if name in lora:
+        key = None if layer_key is None else jax.random.fold_in(layer_key, lora_lib.TARGET_INDEX[name])
+        y = y + lora_lib.lora_delta(h, lora[name], self.lora_scale, self.lora_dropout, key)
+      return y
+
+    x_btd, k_cache, v_cache = carry
+    b, t, _ = x_btd.shape
+    h_btd = rms_norm(x_btd, attn_norm, cfg.rms_norm_eps)
+    q_btnh = apply_rope((proj("q", h_btd) + q_b).reshape(b, t, n_heads, hd), sin_bth, cos_bth)
+    k_bskh = apply_rope((proj("k", h_btd) + k_b).reshape(b, t, n_kv, hd), sin_bth, cos_bth)
+    v_bskh = (proj("v", h_btd) + v_b).reshape(b, t, n_kv, hd)
+    if k_cache is not None:  # write this layer's T slots, then attend over all S
+      at = (layer, 0, cache_index, 0, 0)
+      k_cache = jax.lax.dynamic_update_slice(k_cache, k_bskh[None].astype(k_cache.dtype), at)
+      v_cache = jax.lax.dynamic_update_slice(v_cache, v_bskh[None].astype(v_cache.dtype), at)
+      k_bskh = jax.lax.dynamic_index_in_dim(k_cache, layer, keepdims=False)
+      v_bskh = jax.lax.dynamic_index_in_dim(v_cache, layer, keepdims=False)
+    x_btd = x_btd + proj("o", attention(q_btnh, k_bskh, v_bskh, mask_bts))
+    h_btd = rms_norm(x_btd, mlp_norm, cfg.rms_norm_eps)
+    x_btd = x_btd + proj("down", jax.nn.silu(proj("gate", h_btd)) * proj("up", h_btd))
+    return (x_btd, k_cache, v_cache), None
 
 
-def _mlp_block(cfg: Qwen2Config, x_btd: jax.Array, p: Params, proj) -> jax.Array:
-  """x + SwiGLU(norm(x))."""
-  h_btd = rms_norm(x_btd, p["mlp_norm"], cfg.rms_norm_eps)
-  return x_btd + proj("down", jax.nn.silu(proj("gate", h_btd)) * proj("up", h_btd))
+class Qwen2(nn.Module):
+  """Embedding, L x `DecoderLayer` under one `nn.scan`, final norm, LM head.
+
+  `__call__` takes `forward`'s arguments minus params/cfg/lora_cfg/remat (those
+  are the module's fields); see `forward` for their meaning.
+  """
+
+  cfg: Qwen2Config
+  lora_cfg: lora_lib.LoraConfig | None = None
+  remat: bool = False  # rematerialise each layer in the backward pass
+  param_dtype: Any = jnp.float32  # what `init` creates; `apply` uses the params as given
+
+  @nn.compact
+  def __call__(self, tokens_bt: jax.Array, positions_bt: jax.Array, mask_bt: jax.Array, *,
+               lora: Params | None = None, cache: Cache | None = None,
+               return_hidden: bool = False,
+               dropout_key: jax.Array | None = None) -> tuple[jax.Array, Cache | None]:
+    cfg = self.cfg
+    t = tokens_bt.shape[1]
+    embed_vd = _param(self, "embed", cfg.vocab_size, cfg.hidden_size)
+    mask_bt = mask_bt.astype(jnp.bool_)
+    x_btd = jnp.take(embed_vd, tokens_bt, axis=0)
+    sin_bth, cos_bth = rope_sin_cos(positions_bt, cfg.head_dim, cfg.rope_theta)
+
+    if cache is None:
+      key_mask_bs, index = mask_bt, None
+      q_slot_t = jnp.arange(t)
+      k_slot_s = jnp.arange(t)
+    else:
+      index = cache["index"]
+      key_mask_bs = jax.lax.dynamic_update_slice(cache["mask"], mask_bt, (0, index))
+      q_slot_t = index + jnp.arange(t)
+      k_slot_s = jnp.arange(cache["mask"].shape[1])
+    causal_ts = k_slot_s[None, :] <= q_slot_t[:, None]
+    mask_bts = key_mask_bs[:, None, :] & causal_ts[None]
+
+    lora_layers = lora_lib.stacked_lora(lora, self.lora_cfg)
+    scale = lora_lib.scale(self.lora_cfg) if lora_layers else 0.0
+    dropout = self.lora_cfg.dropout if (lora_layers and dropout_key is not None) else 0.0
+
+    layer_cls = nn.remat(DecoderLayer, prevent_cse=False) if self.remat else DecoderLayer
+    layers = nn.scan(layer_cls, variable_axes={"params": 0}, split_rngs={"params": True},
+                     in_axes=(0, 0) + (nn.broadcast,) * 5, length=cfg.num_hidden_layers)(
+                         cfg, scale, dropout, self.param_dtype, name="layers")
+    k0 = None if cache is None else cache["k"]
+    v0 = None if cache is None else cache["v"]
+    (x_btd, k_new, v_new), _ = layers((x_btd, k0, v0), lora_layers,
+                                      jnp.arange(cfg.num_hidden_layers), sin_bth, cos_bth,
+                                      mask_bts, index, dropout_key)
+
+    h_btd = rms_norm(x_btd, _param(self, "final_norm", cfg.hidden_size), cfg.rms_norm_eps)
+    head = ({"embed": embed_vd} if cfg.tie_word_embeddings else
+            {"lm_head": _param(self, "lm_head", cfg.hidden_size, cfg.vocab_size)})
+    new_cache = None
+    if cache is not None:
+      new_cache = {"k": k_new, "v": v_new, "mask": key_mask_bs, "index": index + t}
+    if return_hidden:
+      return h_btd, new_cache
+    return lm_head(head, cfg, h_btd), new_cache
 
 
 def forward(
@@ -205,7 +324,7 @@ def forward(
     dropout_key: jax.Array | None = None,
     remat: bool | None = None,
 ) -> tuple[jax.Array, Cache | None]:
-  """Runs the decoder on a (left-)padded batch.
+  """Runs the decoder on a (left-)padded batch: `Qwen2.apply` with `params`.
 
   Args:
     tokens_bt: int token ids; pad slots may hold any id.
@@ -228,70 +347,9 @@ def forward(
   Returns:
     (fp32 logits [B, T, V] or hidden [B, T, D], new cache or None).
   """
-  remat = cfg.remat if remat is None else remat
-  b, t = tokens_bt.shape
-  mask_bt = mask_bt.astype(jnp.bool_)
-  x_btd = jnp.take(params["embed"], tokens_bt, axis=0)
-  sin_bth, cos_bth = rope_sin_cos(positions_bt, cfg.head_dim, cfg.rope_theta)
-
-  if cache is None:
-    key_mask_bs = mask_bt
-    q_slot_t = jnp.arange(t)
-    k_slot_s = jnp.arange(t)
-  else:
-    index = cache["index"]
-    key_mask_bs = jax.lax.dynamic_update_slice(cache["mask"], mask_bt, (0, index))
-    q_slot_t = index + jnp.arange(t)
-    k_slot_s = jnp.arange(cache["mask"].shape[1])
-  causal_ts = k_slot_s[None, :] <= q_slot_t[:, None]
-  mask_bts = key_mask_bs[:, None, :] & causal_ts[None]
-
-  lora_layers = lora_lib.stacked_lora(lora, lora_cfg)
-  scale = lora_lib.scale(lora_cfg) if lora_layers else 0.0
-  dropout = lora_cfg.dropout if (lora_layers and dropout_key is not None) else 0.0
-
-  def layer_body(carry, xs):
-    """One pre-norm decoder block; the full [L, ...] cache rides in the carry so
-    each layer writes only its T new slots in place (no per-step cache copy)."""
-    x_btd, k_cache, v_cache = carry
-    p, lp, li = xs
-    layer_key = None if dropout == 0.0 else jax.random.fold_in(dropout_key, li)
-
-    def proj(name: str, h: jax.Array) -> jax.Array:
-      """Linear layer `name` plus its LoRA delta when targeted."""
-      y = h @ p[f"{name}_w"]
-      if name in lp:
-        key = None if layer_key is None else jax.random.fold_in(layer_key, lora_lib.TARGET_INDEX[name])
-        y = y + lora_lib.lora_delta(h, lp[name], scale, dropout, key)
-      return y
-
-    h_btd = rms_norm(x_btd, p["attn_norm"], cfg.rms_norm_eps)
-    q_btnh, k_bskh, v_bskh = _qkv(cfg, h_btd, p, proj, sin_bth, cos_bth)
-    if k_cache is not None:
-      at = (li, 0, cache["index"], 0, 0)
-      k_cache = jax.lax.dynamic_update_slice(k_cache, k_bskh[None].astype(k_cache.dtype), at)
-      v_cache = jax.lax.dynamic_update_slice(v_cache, v_bskh[None].astype(v_cache.dtype), at)
-      k_bskh = jax.lax.dynamic_index_in_dim(k_cache, li, keepdims=False)
-      v_bskh = jax.lax.dynamic_index_in_dim(v_cache, li, keepdims=False)
-    x_btd = x_btd + proj("o", attention(q_btnh, k_bskh, v_bskh, mask_bts))
-    x_btd = _mlp_block(cfg, x_btd, p, proj)
-    return (x_btd, k_cache, v_cache), None
-
-  if remat:
-    layer_body = jax.checkpoint(layer_body, prevent_cse=False)
-
-  k0 = None if cache is None else cache["k"]
-  v0 = None if cache is None else cache["v"]
-  xs = (params["layers"], lora_layers, jnp.arange(cfg.num_hidden_layers))
-  (x_btd, k_new, v_new), _ = jax.lax.scan(layer_body, (x_btd, k0, v0), xs)
-
-  h_btd = rms_norm(x_btd, params["final_norm"], cfg.rms_norm_eps)
-  new_cache = None
-  if cache is not None:
-    new_cache = {"k": k_new, "v": v_new, "mask": key_mask_bs, "index": cache["index"] + t}
-  if return_hidden:
-    return h_btd, new_cache
-  return lm_head(params, cfg, h_btd), new_cache
+  model = Qwen2(cfg, lora_cfg=lora_cfg, remat=cfg.remat if remat is None else remat)
+  return model.apply({"params": params}, tokens_bt, positions_bt, mask_bt, lora=lora, cache=cache,
+                     return_hidden=return_hidden, dropout_key=dropout_key)
 
 
 def lm_head(params: Params, cfg: Qwen2Config, h_btd: jax.Array) -> jax.Array:
