@@ -2,7 +2,9 @@
 
 CPU (default): GRPO steps of the small config (configs/small_cpu.py, SFT off, so the
 random model writes max-length garbage: the worst case for sampling), reporting the
-median sample / verify / update split after a warm-up step and the peak RSS:
+median sample / verify / update split after a warm-up step and the peak RSS. The real
+verifier runs (and is timed), but its scores are replaced by pseudo-random ones so that
+every group has spread and every step trains all rows (the worst case for the update):
 
   python -m gamecwm_jax.bench.train [--steps 3] [--config configs/small_cpu.py]
 
@@ -71,6 +73,27 @@ def bench_cpu(config_path: str, steps: int, workdir: str) -> dict[str, Any]:
   from gamecwm_jax.train.config import validate
   from gamecwm_jax.train.metrics import read_jsonl
 
+  class RandomScores:
+    """The real verifier, timed as usual, with pseudo-random scores so every group trains."""
+
+    def __init__(self, inner):
+      self.inner, self.rng = inner, np.random.default_rng(0)
+
+    def __enter__(self):
+      self.inner.__enter__()
+      return self
+
+    def __exit__(self, *exc):
+      return self.inner.__exit__(*exc)
+
+    def verify_batch(self, items, seed=0):
+      reports = self.inner.verify_batch(items, seed=seed)
+      for r in reports:
+        r.score = float(self.rng.random())
+      return reports
+
+  real_make_verifier = rl.make_verifier
+  rl.make_verifier = lambda config: RandomScores(real_make_verifier(config))
   config = _load_config(config_path)
   config.workdir = workdir
   config.sft.steps, config.sft.epochs = 0, 0.0
@@ -79,12 +102,16 @@ def bench_cpu(config_path: str, steps: int, workdir: str) -> dict[str, Any]:
   config.export.at_end = False
   config.log.progress = False
   t0 = time.perf_counter()
-  rl.run(validate(config))
+  try:
+    rl.run(validate(config))
+  finally:
+    rl.make_verifier = real_make_verifier
   wall = time.perf_counter() - t0
   rows = read_jsonl(f"{workdir}/rl/metrics.jsonl")
   steady = rows[1:] or rows
   med = {k: statistics.median(r[k] for r in steady) for k in
-         ("time/sample_s", "time/verify_s", "time/update_s", "step_s", "tokens_per_s")}
+         ("time/sample_s", "time/verify_s", "time/update_s", "step_s", "tokens_per_s",
+          "trained_tokens")}
   return {"mode": "cpu", "config": config_path, "steps": steps, "wall_s": wall,
           "first_step_s (compile)": rows[0]["step_s"], **{f"median {k}": v for k, v in med.items()},
           "completion_len_mean": statistics.mean(r["completion_len/mean"] for r in rows),
