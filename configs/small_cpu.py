@@ -56,6 +56,7 @@ def get_config():
   c.checkpoint.every = 4
   c.checkpoint.keep = 2
   c.log.plot_every = 4
+  c.eval.at_end = True  # on the two training games (there is no held-out claim to make here)
   c.eval.games = "tic_tac_toe,matching_pennies"
   c.eval.samples = 4
   c.eval.max_new_tokens = 1024

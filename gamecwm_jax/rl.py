@@ -273,7 +273,31 @@ def run(config: ml_collections.ConfigDict) -> dict[str, Any]:
     metrics = run_grpo(config, cfg, params, tokenizer, games, model_dir,
                        (config.rl.sft_adapter or sft_adapter) if config.rl.init_from_sft else None)
     print(summarize(config.workdir), flush=True)
+    if config.eval.at_end:
+      lora, lcfg = load_lora(os.path.join(config.workdir, "rl", "adapter"))
+      run_eval(config, cfg, merge_lora(params, lora, lcfg), tokenizer)
   return metrics
+
+
+def run_eval(config: ml_collections.ConfigDict, cfg: Any, params: Params, tokenizer: Any) -> str:
+  """`eval.samples` programs per `eval.games` game from the final policy -> <workdir>/eval."""
+  from gamecwm_jax import eval as eval_lib
+  from gamecwm_jax.train import setup
+
+  ec = config.eval
+  games = setup.resolve_games(ec.games)
+  with make_verifier(config) as verifier:
+    records = eval_lib.evaluate(params, cfg, tokenizer, games, samples=ec.samples,
+                                temperature=ec.temperature, max_new_tokens=ec.max_new_tokens,
+                                batch_size=ec.batch_size, seed=config.seed, verifier=verifier,
+                                prompt_style=config.data.prompt_style,
+                                use_system_prompt=config.data.use_system_prompt)
+  out_dir = os.path.join(config.workdir, "eval")
+  paths = eval_lib.write_outputs(out_dir, records, {
+      "title": f"{os.path.basename(os.path.normpath(config.workdir))}: {ec.games}, K={ec.samples}, "
+               f"T={ec.temperature}", "games": games, "samples": ec.samples})
+  print(open(paths["md"]).read(), flush=True)
+  return out_dir
 
 
 def main(argv: list[str]) -> None:

@@ -135,7 +135,7 @@ SMALL = ["--config.model.tiny.vocab_size=512", "--config.model.tiny.hidden_size=
          "--config.rl.steps=2", "--config.rl.prompts_per_step=2", "--config.rl.group_size=2",
          "--config.rl.micro_batch_size=2", "--config.rl.max_new_tokens=16",
          "--config.verify.num_workers=1", "--config.log.progress=False",
-         "--config.checkpoint.every=1"]
+         "--config.checkpoint.every=1", "--config.eval.samples=2", "--config.eval.max_new_tokens=16"]
 
 
 @pytest.mark.slow
@@ -144,7 +144,8 @@ def test_small_config_sft_then_grpo_then_eval_cli(tmp_path):
   workdir = str(tmp_path / "run")
   out = _cli(["gamecwm_jax.rl", "--config", "configs/small_cpu.py", f"--config.workdir={workdir}",
               *SMALL])
-  assert "GRPO: 2 steps" in out
+  assert "GRPO: 2 steps" in out and "| **all** |" in out  # eval.at_end of small_cpu
+  assert os.path.isfile(os.path.join(workdir, "eval", "results.md"))
   rows = read_jsonl(os.path.join(workdir, "rl", "metrics.jsonl"))
   assert [r["step"] for r in rows] == [1, 2]
   for key in ("reward/mean", "reward/static", "frac_zero_spread", "clip_frac", "entropy",
