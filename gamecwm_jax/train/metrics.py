@@ -102,6 +102,9 @@ def plot_curves(jsonl: str, png: str, prefixes: tuple[str, ...] = ("reward",)) -
       continue
     x, y = map(np.asarray, zip(*pts))
     ax.plot(x, y, label=k, lw=2.0 if k.endswith("mean") else 1.0)
+    if k.endswith("/mean") and len(y) >= 5:  # a trailing 5-step mean: one step is noisy
+      smooth = np.convolve(y, np.ones(5) / 5, mode="valid")
+      ax.plot(x[4:], smooth, "k--", lw=1.5, label=f"{k} (5-step mean)")
     std_key = k[:-len("mean")] + "std" if k.endswith("/mean") else None
     if std_key:
       s = [(r["step"], r[std_key]) for r in rows if r.get(std_key) is not None and r.get(k) is not None]
