@@ -13,11 +13,13 @@ train and measure on exactly the same task.
 from __future__ import annotations
 
 import argparse
+import ast
 import math
+import re
 import sys
 from typing import Any
 
-from gamecwm_jax.games.registry import get_game, list_games, resolve_games
+from gamecwm_jax.games.registry import get_game, resolve_games
 
 SYSTEM_PROMPT = "You are an expert Python programmer who writes exact, complete game engines."
 
@@ -84,6 +86,73 @@ def build_prompt(name: str) -> str:
 def golden_completion(name: str) -> str:
     """The SFT target: the golden as the fenced answer the instructions ask for."""
     return f"```python\n{get_game(name).golden_source.rstrip()}\n```"
+
+
+# ```lang\n body ``` ; the closing fence is optional so a completion cut off by the token
+# limit still yields its (possibly incomplete) code, which the verifier then reports.
+_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+\-.]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
+_PYTHON_TAGS = {"python", "py", "python3", "py3"}
+# A line that plausibly starts a Python program.
+_CODE_START = re.compile(
+    r"^(import\s|from\s+\S+\s+import\s|def\s|class\s|async\s+def\s|@\w|#|if\s+__name__"
+    r"|\"\"\"|\'\'\'|[A-Za-z_][A-Za-z0-9_]*(\s*,\s*[A-Za-z_][A-Za-z0-9_]*)*\s*(:[^=]+)?=[^=])"
+)
+
+
+def _parse(code: str) -> ast.Module | None:
+    try:
+        return ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+def _is_program(text: str) -> bool:
+    """Already a whole module (parses and defines functions): nothing to extract."""
+    tree = _parse(text)
+    return tree is not None and any(
+        isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) for n in tree.body
+    )
+
+
+def _bare_code(text: str) -> str:
+    """Code from an unfenced completion: drop leading prose, then keep the longest prefix
+    that parses (drops trailing prose such as "This code...")."""
+    lines = text.splitlines()
+    start = next((i for i, ln in enumerate(lines) if _CODE_START.match(ln)), None)
+    if start is None:
+        return text.strip()
+    lines = lines[start:]
+    for end in range(len(lines), 0, -1):
+        candidate = "\n".join(lines[:end]).strip()
+        if candidate and _parse(candidate) is not None:
+            return candidate
+    return "\n".join(lines).strip()
+
+
+def extract_code(completion: str) -> str:
+    """The Python program inside a model completion: the inverse of the answer format the
+    instructions ask for, kept here beside them so the trainer, the CLI and the verifier
+    all read answers the same way.
+
+    A completion that already is a whole module is taken as is. Otherwise: fenced blocks
+    tagged python (```python / ```py), then untagged fenced blocks, then bare code. Among
+    several blocks the longest wins (models often add a short usage snippet after the
+    program), ties going to the last one (a later block is usually the corrected version).
+    Blocks tagged with another language (```bash, ```text) are ignored.
+    """
+    text = completion.replace("\r\n", "\n")
+    if _is_program(text):
+        return text.strip("\n").rstrip() + "\n"
+    blocks = [(lang.lower(), body) for lang, body in _FENCE.findall(text)]
+    for wanted in (lambda lang: lang in _PYTHON_TAGS, lambda lang: lang == ""):
+        bodies = [body.strip("\n") for lang, body in blocks if wanted(lang) and body.strip()]
+        if bodies:
+            best = max(range(len(bodies)), key=lambda i: (len(bodies[i].strip()), i))
+            return bodies[best].strip("\n").rstrip() + "\n"
+    if blocks:  # only other-language fences: treat the text outside them as prose
+        text = _FENCE.sub("", text)
+    code = _bare_code(text)
+    return code + "\n" if code else ""
 
 
 def sft_pairs(split: str = "train") -> list[tuple[str, str, str]]:

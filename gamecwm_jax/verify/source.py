@@ -7,47 +7,14 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import importlib.util
 import io
 import re
 import tokenize
-from pathlib import Path
-from typing import Callable
 
-_TOKENIZER = Path(__file__).resolve().parents[1] / "model" / "tokenizer.py"
-_FENCE = re.compile(r"```[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
+from gamecwm_jax.games.prompts import extract_code
+
 _MARKER = re.compile(r"\b(TODO|FIXME|XXX)\b|(?i:placeholder|implement (this|me|here)|your code here"
                      r"|not implemented)")
-
-
-def _fallback_extract(completion: str) -> str:
-    blocks = [b for b in _FENCE.findall(completion) if b.strip()]
-    return max(blocks, key=len) if blocks else completion
-
-
-def _load_extract_code() -> Callable[[str], str]:
-    """The model package's `extract_code` (one definition of "the code in a completion"),
-    loaded from its file so that the verifier does not import JAX; a fallback otherwise."""
-    try:
-        spec = importlib.util.spec_from_file_location("_gamecwm_tokenizer", _TOKENIZER)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module.extract_code
-    except Exception:  # noqa: BLE001 - missing, or needs what we do not have
-        return _fallback_extract
-
-
-extract_code = _load_extract_code()
-
-
-def _is_bare_module(text: str) -> bool:
-    """A completion that is already a whole program (parses, defines functions) is taken
-    as is; extraction heuristics only ever see text with prose or fences in it."""
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return False
-    return any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) for n in tree.body)
 
 
 @dataclasses.dataclass
@@ -61,7 +28,7 @@ def parse_completion(completion: str) -> Source:
     """Extracts the program from a completion (fenced or bare) and parses it."""
     if not completion or not completion.strip():
         return Source("", None, "empty completion")
-    code = completion if _is_bare_module(completion) else extract_code(completion)
+    code = extract_code(completion)
     if not code.strip():
         return Source("", None, "no code in the completion")
     try:

@@ -45,3 +45,14 @@ def test_token_lengths_with_a_tokenizer():
 def test_unknown_game_suggests_close_names():
     with pytest.raises(UnknownGameError, match="Did you mean tic_tac_toe"):
         resolve_games("tic_tac_to")
+
+
+@pytest.mark.parametrize("name", list_games())
+def test_extract_code_returns_every_golden_whole(name):
+    """Bare (some start with a docstring) and fenced goldens come back unchanged."""
+    from gamecwm_jax.games.prompts import extract_code
+
+    source = get_game(name).golden_source
+    assert extract_code(source).strip() == source.strip()
+    chatty = f"Here is the module.\n\n{golden_completion(name)}\n\nIt implements every rule."
+    assert extract_code(chatty).strip() == source.strip()
