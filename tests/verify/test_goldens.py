@@ -30,8 +30,6 @@ def test_same_seed_same_report_and_seed_matters(verifier):
 
 @pytest.mark.parametrize("name", ["matching_pennies", "kuhn_poker"])
 def test_golden_in_a_fenced_completion(verifier, name):
-    if name not in GAMES:
-        pytest.skip(f"{name} not in the dataset yet")
     completion = ("Here is the implementation.\n\n```python\n" + get_game(name).golden_source
                   + "```\n\nThis module implements the rules.")
     assert verifier.verify(completion, name).score == 1.0
