@@ -176,14 +176,14 @@ def _prefill(params: Params, lora: Params | None, tokens_bp: jax.Array, mask_bp:
   logits_bv = lm_head(params, cfg, h_bpd[:, -1])  # only the last position's logits
   g, extra = num_samples, cache_len - p
 
-  def grow(x, batch_axis):
-    """Repeat each row G times; append `extra` empty slots on the slot axis,
-    which directly follows the batch axis in k/v ([L, B, S, ...]) and mask."""
-    pads = [(0, extra) if a == batch_axis + 1 else (0, 0) for a in range(x.ndim)]
+  def grow(x, batch_axis, slot_axis):
+    """Repeat each row G times; append `extra` empty slots on the slot axis
+    (k/v: [L, B, K, S, H], mask: [B, S])."""
+    pads = [(0, extra) if a == slot_axis else (0, 0) for a in range(x.ndim)]
     return jnp.pad(jnp.repeat(x, g, axis=batch_axis), pads)
 
-  cache = {"k": grow(cache["k"], 1), "v": grow(cache["v"], 1), "mask": grow(cache["mask"], 0),
-           "index": cache["index"]}
+  cache = {"k": grow(cache["k"], 1, 3), "v": grow(cache["v"], 1, 3),
+           "mask": grow(cache["mask"], 0, 1), "index": cache["index"]}
   token_r, lp_r, raw_r = sample_token(jnp.repeat(logits_bv, g, axis=0), key, temperature,
                                       top_k=top_k, top_p=top_p, greedy=greedy)
   next_pos_r = jnp.repeat(jnp.sum(mask_bp, axis=1), g).astype(jnp.int32)

@@ -136,12 +136,17 @@ def count_params(params: Params) -> int:
 def init_cache(cfg: Qwen2Config, batch: int, max_len: int, dtype: Any = jnp.bfloat16) -> Cache:
   """Preallocated KV cache.
 
-  k, v:  [L, B, S, K, H]  keys/values per layer and cache slot.
+  k, v:  [L, B, K, S, H]  keys/values per layer, kv head and cache slot.
   mask:  [B, S] bool      slot holds a real (non-pad) token.
   index: int32 scalar     next slot to write; all rows share it because
                           prompts are left-padded to a common length.
+
+  Slots sit next to the head dim (not next to the batch dim) so one layer's
+  [B, K, S, H] slice is already in the layout of the two attention matmuls
+  (batch dims B, K): reading it needs no transpose, which on CPU was a full
+  copy of every layer's cache per decode step.
   """
-  shape = (cfg.num_hidden_layers, batch, max_len, cfg.num_key_value_heads, cfg.head_dim)
+  shape = (cfg.num_hidden_layers, batch, cfg.num_key_value_heads, max_len, cfg.head_dim)
   return {
       "k": jnp.zeros(shape, dtype),
       "v": jnp.zeros(shape, dtype),
@@ -174,29 +179,31 @@ def apply_rope(x_btnh: jax.Array, sin_bth: jax.Array, cos_bth: jax.Array) -> jax
   return out.astype(x_btnh.dtype)
 
 
-def attention(q_btnh: jax.Array, k_bskh: jax.Array, v_bskh: jax.Array,
+def attention(q_btnh: jax.Array, k_bksh: jax.Array, v_bksh: jax.Array,
               mask_bts: jax.Array) -> jax.Array:
   """Grouped-query attention; returns [B, T, N*H].
 
   Query heads are grouped as [K, G] so each kv head is read once for its G
-  query heads instead of being materialised G times.
+  query heads instead of being materialised G times. Keys/values come in the
+  cache layout [B, K, S, H], so only the (small) query and output are
+  transposed, never the S keys.
   """
   b, t, n, h = q_btnh.shape
-  k = k_bskh.shape[2]
-  q_btkgh = q_btnh.reshape(b, t, k, n // k, h)
-  logits_bkgts = jnp.einsum("btkgh,bskh->bkgts", q_btkgh, k_bskh,
+  k = k_bksh.shape[1]
+  q_bkgth = q_btnh.reshape(b, t, k, n // k, h).transpose(0, 2, 3, 1, 4)
+  logits_bkgts = jnp.einsum("bkgth,bksh->bkgts", q_bkgth, k_bksh,
                             preferred_element_type=jnp.float32) * (h ** -0.5)
   logits_bkgts = jnp.where(mask_bts[:, None, None], logits_bkgts, _MASK_VALUE)
-  probs_bkgts = jax.nn.softmax(logits_bkgts, axis=-1).astype(v_bskh.dtype)
-  out_btkgh = jnp.einsum("bkgts,bskh->btkgh", probs_bkgts, v_bskh)
-  return out_btkgh.reshape(b, t, n * h)
+  probs_bkgts = jax.nn.softmax(logits_bkgts, axis=-1).astype(v_bksh.dtype)
+  out_bkgth = jnp.einsum("bkgts,bksh->bkgth", probs_bkgts, v_bksh)
+  return out_bkgth.transpose(0, 3, 1, 2, 4).reshape(b, t, n * h)
 
 
 class DecoderLayer(nn.Module):
   """One pre-norm block: x += attn(norm(x)), then x += SwiGLU(norm(x)).
 
   Written as the body of `Qwen2`'s `nn.scan`: `carry` is (x [B, T, D], k, v)
-  where k, v are the whole [L, B, S, K, H] cache (or None), so each layer
+  where k, v are the whole [L, B, K, S, H] cache (or None), so each layer
   writes only its T new slots in place (no per-step cache copy); `lora` (this
   layer's {target: {a, b}} slices) and `layer` (its index) are scanned; the
   remaining inputs are shared by all layers.
@@ -235,15 +242,16 @@ class DecoderLayer(nn.Module):
     b, t, _ = x_btd.shape
     h_btd = rms_norm(x_btd, attn_norm, cfg.rms_norm_eps)
     q_btnh = apply_rope((proj("q", h_btd) + q_b).reshape(b, t, n_heads, hd), sin_bth, cos_bth)
-    k_bskh = apply_rope((proj("k", h_btd) + k_b).reshape(b, t, n_kv, hd), sin_bth, cos_bth)
-    v_bskh = (proj("v", h_btd) + v_b).reshape(b, t, n_kv, hd)
+    k_btkh = apply_rope((proj("k", h_btd) + k_b).reshape(b, t, n_kv, hd), sin_bth, cos_bth)
+    v_btkh = (proj("v", h_btd) + v_b).reshape(b, t, n_kv, hd)
+    k_bksh, v_bksh = k_btkh.transpose(0, 2, 1, 3), v_btkh.transpose(0, 2, 1, 3)
     if k_cache is not None:  # write this layer's T slots, then attend over all S
-      at = (layer, 0, cache_index, 0, 0)
-      k_cache = jax.lax.dynamic_update_slice(k_cache, k_bskh[None].astype(k_cache.dtype), at)
-      v_cache = jax.lax.dynamic_update_slice(v_cache, v_bskh[None].astype(v_cache.dtype), at)
-      k_bskh = jax.lax.dynamic_index_in_dim(k_cache, layer, keepdims=False)
-      v_bskh = jax.lax.dynamic_index_in_dim(v_cache, layer, keepdims=False)
-    x_btd = x_btd + proj("o", attention(q_btnh, k_bskh, v_bskh, mask_bts))
+      at = (layer, 0, 0, cache_index, 0)
+      k_cache = jax.lax.dynamic_update_slice(k_cache, k_bksh[None].astype(k_cache.dtype), at)
+      v_cache = jax.lax.dynamic_update_slice(v_cache, v_bksh[None].astype(v_cache.dtype), at)
+      k_bksh = jax.lax.dynamic_index_in_dim(k_cache, layer, keepdims=False)
+      v_bksh = jax.lax.dynamic_index_in_dim(v_cache, layer, keepdims=False)
+    x_btd = x_btd + proj("o", attention(q_btnh, k_bksh, v_bksh, mask_bts))
     h_btd = rms_norm(x_btd, mlp_norm, cfg.rms_norm_eps)
     x_btd = x_btd + proj("down", jax.nn.silu(proj("gate", h_btd)) * proj("up", h_btd))
     return (x_btd, k_cache, v_cache), None
