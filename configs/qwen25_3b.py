@@ -16,6 +16,6 @@ from gamecwm_jax.train.config import default_config
 
 
 def get_config():
-  config = default_config()
-  config.workdir = "runs/qwen25_3b"
-  return config
+    config = default_config()
+    config.workdir = "runs/qwen25_3b"
+    return config

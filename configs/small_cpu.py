@@ -12,53 +12,53 @@ from gamecwm_jax.train.config import default_config
 
 
 def get_config():
-  c = default_config()
-  c.workdir = "runs/small_cpu"
-  c.model.path = "tiny-random"
-  c.model.dtype = "float32"
-  c.model.remat = False
-  c.data.train_games = "tic_tac_toe,matching_pennies"
-  c.data.prompt_style = "name"  # the tiny model cannot read rules; see train/config.py
+    c = default_config()
+    c.workdir = "runs/small_cpu"
+    c.model.path = "tiny-random"
+    c.model.dtype = "float32"
+    c.model.remat = False
+    c.data.train_games = "tic_tac_toe,matching_pennies"
+    c.data.prompt_style = "name"  # the tiny model cannot read rules; see train/config.py
 
-  c.sft.epochs = 0.0
-  c.sft.steps = 150
-  c.sft.batch_size = 2
-  c.sft.grad_accum = 1
-  c.sft.lr = 3e-3
-  c.sft.warmup_frac = 0.05
-  c.sft.max_grad_norm = 1.0
-  c.sft.bucket = 64
-  # alpha / rank = 16: a large adapter scale is what lets a frozen *random* base memorise
-  # the goldens in ~100 steps (scale 1 needs thousands); real checkpoints use the recipe's.
-  c.sft.lora.rank = 32
-  c.sft.lora.alpha = 512.0
-  c.sft.lora.dropout = 0.0
-  c.sft.lora.targets = "all"
+    c.sft.epochs = 0.0
+    c.sft.steps = 150
+    c.sft.batch_size = 2
+    c.sft.grad_accum = 1
+    c.sft.lr = 3e-3
+    c.sft.warmup_frac = 0.05
+    c.sft.max_grad_norm = 1.0
+    c.sft.bucket = 64
+    # alpha / rank = 16: a large adapter scale is what lets a frozen *random* base memorise
+    # the goldens in ~100 steps (scale 1 needs thousands); real checkpoints use the recipe's.
+    c.sft.lora.rank = 32
+    c.sft.lora.alpha = 512.0
+    c.sft.lora.dropout = 0.0
+    c.sft.lora.targets = "all"
 
-  c.rl.steps = 20
-  c.rl.prompts_per_step = 2
-  c.rl.group_size = 4
-  c.rl.micro_batch_size = 4
-  c.rl.lr = 1e-4  # 3e-4 and up (grpo or dr_grpo) degrade the memorised policy within 10 steps
-  c.rl.max_grad_norm = 1.0
-  c.rl.beta = 0.04
-  # The recipe's 0.6: after SFT, samples at 0.3 reproduce the goldens (reward 1.0), at 1.0
-  # none parses; 0.6 gives groups with mixed rewards, the signal GRPO learns from.
-  c.rl.max_prompt_len = 256
-  c.rl.max_new_tokens = 1024
-  c.rl.logprob_chunk = 256
-  c.rl.curriculum = False
-  c.rl.lora.rank = 8
-  c.rl.lora.alpha = 128.0
+    c.rl.steps = 20
+    c.rl.prompts_per_step = 2
+    c.rl.group_size = 4
+    c.rl.micro_batch_size = 4
+    c.rl.lr = 1e-4  # 3e-4 and up (grpo or dr_grpo) degrade the memorised policy within 10 steps
+    c.rl.max_grad_norm = 1.0
+    c.rl.beta = 0.04
+    # The recipe's 0.6: after SFT, samples at 0.3 reproduce the goldens (reward 1.0), at 1.0
+    # none parses; 0.6 gives groups with mixed rewards, the signal GRPO learns from.
+    c.rl.max_prompt_len = 256
+    c.rl.max_new_tokens = 1024
+    c.rl.logprob_chunk = 256
+    c.rl.curriculum = False
+    c.rl.lora.rank = 8
+    c.rl.lora.alpha = 128.0
 
-  c.verify.num_workers = 2
-  c.verify.fast = True
-  c.checkpoint.every = 4
-  c.checkpoint.keep = 2
-  c.log.plot_every = 4
-  c.eval.at_end = True  # on the two training games (there is no held-out claim to make here)
-  c.eval.games = "tic_tac_toe,matching_pennies"
-  c.eval.samples = 4
-  c.eval.max_new_tokens = 1024
-  c.export.dtype = "float32"
-  return c
+    c.verify.num_workers = 2
+    c.verify.fast = True
+    c.checkpoint.every = 4
+    c.checkpoint.keep = 2
+    c.log.plot_every = 4
+    c.eval.at_end = True  # on the two training games (there is no held-out claim to make here)
+    c.eval.games = "tic_tac_toe,matching_pennies"
+    c.eval.samples = 4
+    c.eval.max_new_tokens = 1024
+    c.export.dtype = "float32"
+    return c

@@ -43,193 +43,272 @@ from gamecwm_jax.model.qwen2 import Cache, Params, forward, init_cache, lm_head
 
 @dataclasses.dataclass(frozen=True)
 class SampleOutput:
-  """Completions for B prompts x G samples; rows are prompt-major
-  (row = prompt_index * G + sample_index). All arrays are host numpy.
+    """Completions for B prompts x G samples; rows are prompt-major
+    (row = prompt_index * G + sample_index). All arrays are host numpy.
 
-  tokens:        [B*G, N] int32, pad_id after the end of each completion.
-  logprobs:      [B*G, N] float32, log_softmax(logits / T)[token]; 0 after end.
-  logprobs_raw:  [B*G, N] float32, log_softmax(logits)[token]; 0 after end.
-  lengths:       [B*G] int32 generated tokens, counting the EOS token if any.
-  truncated:     [B*G] bool, True when no EOS was emitted within N tokens.
-  prompt_tokens: [B, P] int32 left-padded prompts exactly as the model saw them
-                 (P is the bucketed prompt length; pads are pad_id).
-  prompt_mask:   [B, P] int32, 1 on real prompt tokens.
-  num_samples:   G.
-  """
-
-  tokens: np.ndarray
-  logprobs: np.ndarray
-  logprobs_raw: np.ndarray
-  lengths: np.ndarray
-  truncated: np.ndarray
-  prompt_tokens: np.ndarray
-  prompt_mask: np.ndarray
-  num_samples: int
-
-  def sequences(self) -> dict[str, np.ndarray]:
-    """Prompt + completion per row, laid out exactly as the sampler saw them.
-
-    Returns tokens/mask/positions [B*G, P+N] and completion_mask [B*G, P+N]
-    (1 on generated tokens, EOS included). `forward` on these, then
-    log_softmax(logits / T) at position j-1 for every completion slot j,
-    reproduces `logprobs` (the GRPO old-policy log-probs).
+    tokens:        [B*G, N] int32, pad_id after the end of each completion.
+    logprobs:      [B*G, N] float32, log_softmax(logits / T)[token]; 0 after end.
+    logprobs_raw:  [B*G, N] float32, log_softmax(logits)[token]; 0 after end.
+    lengths:       [B*G] int32 generated tokens, counting the EOS token if any.
+    truncated:     [B*G] bool, True when no EOS was emitted within N tokens.
+    prompt_tokens: [B, P] int32 left-padded prompts exactly as the model saw them
+                   (P is the bucketed prompt length; pads are pad_id).
+    prompt_mask:   [B, P] int32, 1 on real prompt tokens.
+    num_samples:   G.
     """
-    g = self.num_samples
-    n = self.tokens.shape[1]
-    comp_mask = (np.arange(n)[None] < self.lengths[:, None]).astype(np.int32)
-    prompt_mask = np.repeat(self.prompt_mask, g, axis=0)
-    mask = np.concatenate([prompt_mask, comp_mask], axis=1)
-    return dict(
-        tokens=np.concatenate([np.repeat(self.prompt_tokens, g, axis=0), self.tokens], axis=1),
-        mask=mask,
-        positions=np.maximum(np.cumsum(mask, axis=1) - 1, 0).astype(np.int32),
-        completion_mask=np.concatenate([np.zeros_like(prompt_mask), comp_mask], axis=1))
 
-  def completion(self, row: int) -> list[int]:
-    """The generated ids of one row, without padding (EOS included if any)."""
-    return self.tokens[row, : self.lengths[row]].tolist()
+    tokens: np.ndarray
+    logprobs: np.ndarray
+    logprobs_raw: np.ndarray
+    lengths: np.ndarray
+    truncated: np.ndarray
+    prompt_tokens: np.ndarray
+    prompt_mask: np.ndarray
+    num_samples: int
+
+    def sequences(self) -> dict[str, np.ndarray]:
+        """Prompt + completion per row, laid out exactly as the sampler saw them.
+
+        Returns tokens/mask/positions [B*G, P+N] and completion_mask [B*G, P+N]
+        (1 on generated tokens, EOS included). `forward` on these, then
+        log_softmax(logits / T) at position j-1 for every completion slot j,
+        reproduces `logprobs` (the GRPO old-policy log-probs).
+        """
+        g = self.num_samples
+        n = self.tokens.shape[1]
+        comp_mask = (np.arange(n)[None] < self.lengths[:, None]).astype(np.int32)
+        prompt_mask = np.repeat(self.prompt_mask, g, axis=0)
+        mask = np.concatenate([prompt_mask, comp_mask], axis=1)
+        return dict(
+            tokens=np.concatenate([np.repeat(self.prompt_tokens, g, axis=0), self.tokens], axis=1),
+            mask=mask,
+            positions=np.maximum(np.cumsum(mask, axis=1) - 1, 0).astype(np.int32),
+            completion_mask=np.concatenate([np.zeros_like(prompt_mask), comp_mask], axis=1),
+        )
+
+    def completion(self, row: int) -> list[int]:
+        """The generated ids of one row, without padding (EOS included if any)."""
+        return self.tokens[row, : self.lengths[row]].tolist()
 
 
 def bucket_length(n: int, minimum: int = 16) -> int:
-  """Smallest power of two >= max(n, minimum): bounds the number of compiled
-  shapes at log2(max_len) while wasting at most 2x padding."""
-  return max(minimum, 1 << max(0, int(n) - 1).bit_length())
+    """Smallest power of two >= max(n, minimum): bounds the number of compiled
+    shapes at log2(max_len) while wasting at most 2x padding."""
+    return max(minimum, 1 << max(0, int(n) - 1).bit_length())
 
 
-def left_pad(prompt_ids: Sequence[Sequence[int]], length: int, pad_id: int) -> tuple[np.ndarray, np.ndarray]:
-  """[B, length] left-padded tokens and their 0/1 mask."""
-  tokens = np.full((len(prompt_ids), length), pad_id, np.int32)
-  mask = np.zeros((len(prompt_ids), length), np.int32)
-  for i, ids in enumerate(prompt_ids):
-    if len(ids):
-      tokens[i, length - len(ids):] = ids
-      mask[i, length - len(ids):] = 1
-  return tokens, mask
+def left_pad(
+    prompt_ids: Sequence[Sequence[int]], length: int, pad_id: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """[B, length] left-padded tokens and their 0/1 mask."""
+    tokens = np.full((len(prompt_ids), length), pad_id, np.int32)
+    mask = np.zeros((len(prompt_ids), length), np.int32)
+    for i, ids in enumerate(prompt_ids):
+        if len(ids):
+            tokens[i, length - len(ids) :] = ids
+            mask[i, length - len(ids) :] = 1
+    return tokens, mask
 
 
-def sample_token(logits_rv: jax.Array, key: jax.Array, temperature: jax.Array, *, top_k: int,
-                 top_p: float, greedy: bool) -> tuple[jax.Array, jax.Array, jax.Array]:
-  """Draws one token per row; returns (token, tempered logprob, raw logprob).
+def sample_token(
+    logits_rv: jax.Array,
+    key: jax.Array,
+    temperature: jax.Array,
+    *,
+    top_k: int,
+    top_p: float,
+    greedy: bool,
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Draws one token per row; returns (token, tempered logprob, raw logprob).
 
-  top_k (0 = off) keeps the k most likely tokens, top_p (1.0 = off) the
-  smallest prefix of them whose probability mass reaches p (always >= 1 token).
-  """
-  logits_rv = logits_rv.astype(jnp.float32)
-  scaled_rv = logits_rv / temperature
-  if greedy:
-    token_r = jnp.argmax(logits_rv, axis=-1)
-  else:
-    vals_rk, idx_rk = scaled_rv, None
-    if top_k:
-      vals_rk, idx_rk = jax.lax.top_k(scaled_rv, top_k)
-    if top_p < 1.0:
-      if idx_rk is None:
-        idx_rk = jnp.argsort(-scaled_rv, axis=-1)
-        vals_rk = jnp.take_along_axis(scaled_rv, idx_rk, axis=-1)
-      probs_rk = jax.nn.softmax(vals_rk, axis=-1)
-      mass_before_rk = jnp.cumsum(probs_rk, axis=-1) - probs_rk
-      vals_rk = jnp.where(mass_before_rk < top_p, vals_rk, -jnp.inf)
-    choice_r = _inverse_cdf_sample(key, vals_rk)
-    token_r = choice_r if idx_rk is None else jnp.take_along_axis(idx_rk, choice_r[:, None], -1)[:, 0]
-  token_r = token_r.astype(jnp.int32)
+    top_k (0 = off) keeps the k most likely tokens, top_p (1.0 = off) the
+    smallest prefix of them whose probability mass reaches p (always >= 1 token).
+    """
+    logits_rv = logits_rv.astype(jnp.float32)
+    scaled_rv = logits_rv / temperature
+    if greedy:
+        token_r = jnp.argmax(logits_rv, axis=-1)
+    else:
+        vals_rk, idx_rk = scaled_rv, None
+        if top_k:
+            vals_rk, idx_rk = jax.lax.top_k(scaled_rv, top_k)
+        if top_p < 1.0:
+            if idx_rk is None:
+                idx_rk = jnp.argsort(-scaled_rv, axis=-1)
+                vals_rk = jnp.take_along_axis(scaled_rv, idx_rk, axis=-1)
+            probs_rk = jax.nn.softmax(vals_rk, axis=-1)
+            mass_before_rk = jnp.cumsum(probs_rk, axis=-1) - probs_rk
+            vals_rk = jnp.where(mass_before_rk < top_p, vals_rk, -jnp.inf)
+        choice_r = _inverse_cdf_sample(key, vals_rk)
+        token_r = (
+            choice_r if idx_rk is None else jnp.take_along_axis(idx_rk, choice_r[:, None], -1)[:, 0]
+        )
+    token_r = token_r.astype(jnp.int32)
 
-  def logprob(l_rv):
-    return jnp.take_along_axis(jax.nn.log_softmax(l_rv, axis=-1), token_r[:, None], -1)[:, 0]
+    def logprob(l_rv):
+        return jnp.take_along_axis(jax.nn.log_softmax(l_rv, axis=-1), token_r[:, None], -1)[:, 0]
 
-  return token_r, logprob(scaled_rv), logprob(logits_rv)
+    return token_r, logprob(scaled_rv), logprob(logits_rv)
 
 
 def _inverse_cdf_sample(key: jax.Array, logits_rk: jax.Array) -> jax.Array:
-  """Index drawn from softmax(logits) per row with one uniform per row.
+    """Index drawn from softmax(logits) per row with one uniform per row.
 
-  Exact like `jax.random.categorical`, but the Gumbel trick needs V random
-  numbers per row per step, which costs more than the whole LM head on CPU;
-  a cumulative sum and a count are cheap on every backend.
-  """
-  probs_rk = jax.nn.softmax(logits_rk, axis=-1)
-  cdf_rk = jnp.cumsum(probs_rk, axis=-1)
-  # u in (0, total]: strictly positive so a zero-probability first entry is
-  # never chosen; scaled by the total to absorb cumsum rounding.
-  u_r1 = jax.random.uniform(key, (logits_rk.shape[0], 1), minval=jnp.finfo(jnp.float32).tiny,
-                            maxval=1.0) * cdf_rk[:, -1:]
-  choice_r = jnp.sum(cdf_rk < u_r1, axis=-1)
-  return jnp.minimum(choice_r, logits_rk.shape[-1] - 1)
+    Exact like `jax.random.categorical`, but the Gumbel trick needs V random
+    numbers per row per step, which costs more than the whole LM head on CPU;
+    a cumulative sum and a count are cheap on every backend.
+    """
+    probs_rk = jax.nn.softmax(logits_rk, axis=-1)
+    cdf_rk = jnp.cumsum(probs_rk, axis=-1)
+    # u in (0, total]: strictly positive so a zero-probability first entry is
+    # never chosen; scaled by the total to absorb cumsum rounding.
+    u_r1 = (
+        jax.random.uniform(
+            key, (logits_rk.shape[0], 1), minval=jnp.finfo(jnp.float32).tiny, maxval=1.0
+        )
+        * cdf_rk[:, -1:]
+    )
+    choice_r = jnp.sum(cdf_rk < u_r1, axis=-1)
+    return jnp.minimum(choice_r, logits_rk.shape[-1] - 1)
 
 
 _STATIC = ("cfg", "lora_cfg", "top_k", "top_p", "greedy")
 
 
 @functools.partial(jax.jit, static_argnames=_STATIC + ("num_samples", "cache_len"))
-def _prefill(params: Params, lora: Params | None, tokens_bp: jax.Array, mask_bp: jax.Array,
-             key: jax.Array, temperature: jax.Array, *, cfg: Qwen2Config,
-             lora_cfg: lora_lib.LoraConfig | None, top_k: int, top_p: float, greedy: bool,
-             num_samples: int, cache_len: int):
-  """Prompt pass for B rows; returns the G-times repeated cache and first tokens."""
-  b, p = tokens_bp.shape
-  positions_bp = jnp.maximum(jnp.cumsum(mask_bp, axis=1) - 1, 0)
-  # The prompt pass uses a cache of exactly P slots, so its attention spans P
-  # keys rather than the whole P + N budget; the slots for new tokens are
-  # added below, while the cache is being repeated G times anyway.
-  cache = init_cache(cfg, b, p, params["embed"].dtype)
-  h_bpd, cache = forward(params, cfg, tokens_bp, positions_bp, mask_bp, lora=lora,
-                         lora_cfg=lora_cfg, cache=cache, return_hidden=True)
-  logits_bv = lm_head(params, cfg, h_bpd[:, -1])  # only the last position's logits
-  g, extra = num_samples, cache_len - p
+def _prefill(
+    params: Params,
+    lora: Params | None,
+    tokens_bp: jax.Array,
+    mask_bp: jax.Array,
+    key: jax.Array,
+    temperature: jax.Array,
+    *,
+    cfg: Qwen2Config,
+    lora_cfg: lora_lib.LoraConfig | None,
+    top_k: int,
+    top_p: float,
+    greedy: bool,
+    num_samples: int,
+    cache_len: int,
+):
+    """Prompt pass for B rows; returns the G-times repeated cache and first tokens."""
+    b, p = tokens_bp.shape
+    positions_bp = jnp.maximum(jnp.cumsum(mask_bp, axis=1) - 1, 0)
+    # The prompt pass uses a cache of exactly P slots, so its attention spans P
+    # keys rather than the whole P + N budget; the slots for new tokens are
+    # added below, while the cache is being repeated G times anyway.
+    cache = init_cache(cfg, b, p, params["embed"].dtype)
+    h_bpd, cache = forward(
+        params,
+        cfg,
+        tokens_bp,
+        positions_bp,
+        mask_bp,
+        lora=lora,
+        lora_cfg=lora_cfg,
+        cache=cache,
+        return_hidden=True,
+    )
+    logits_bv = lm_head(params, cfg, h_bpd[:, -1])  # only the last position's logits
+    g, extra = num_samples, cache_len - p
 
-  def grow(x, batch_axis, slot_axis):
-    """Repeat each row G times; append `extra` empty slots on the slot axis
-    (k/v: [L, B, K, S, H], mask: [B, S])."""
-    pads = [(0, extra) if a == slot_axis else (0, 0) for a in range(x.ndim)]
-    return jnp.pad(jnp.repeat(x, g, axis=batch_axis), pads)
+    def grow(x, batch_axis, slot_axis):
+        """Repeat each row G times; append `extra` empty slots on the slot axis
+        (k/v: [L, B, K, S, H], mask: [B, S])."""
+        pads = [(0, extra) if a == slot_axis else (0, 0) for a in range(x.ndim)]
+        return jnp.pad(jnp.repeat(x, g, axis=batch_axis), pads)
 
-  cache = {"k": grow(cache["k"], 1, 3), "v": grow(cache["v"], 1, 3),
-           "mask": grow(cache["mask"], 0, 1), "index": cache["index"]}
-  token_r, lp_r, raw_r = sample_token(jnp.repeat(logits_bv, g, axis=0), key, temperature,
-                                      top_k=top_k, top_p=top_p, greedy=greedy)
-  next_pos_r = jnp.repeat(jnp.sum(mask_bp, axis=1), g).astype(jnp.int32)
-  return cache, token_r, lp_r, raw_r, next_pos_r
+    cache = {
+        "k": grow(cache["k"], 1, 3),
+        "v": grow(cache["v"], 1, 3),
+        "mask": grow(cache["mask"], 0, 1),
+        "index": cache["index"],
+    }
+    token_r, lp_r, raw_r = sample_token(
+        jnp.repeat(logits_bv, g, axis=0), key, temperature, top_k=top_k, top_p=top_p, greedy=greedy
+    )
+    next_pos_r = jnp.repeat(jnp.sum(mask_bp, axis=1), g).astype(jnp.int32)
+    return cache, token_r, lp_r, raw_r, next_pos_r
 
 
 @functools.partial(jax.jit, static_argnames=_STATIC + ("out_len",), donate_argnames=("cache",))
-def _decode(params: Params, lora: Params | None, cache: Cache, token_r: jax.Array, lp_r: jax.Array,
-            raw_r: jax.Array, pos_r: jax.Array, key: jax.Array, temperature: jax.Array,
-            max_new: jax.Array, eos_ids: jax.Array, pad_id: jax.Array, *, cfg: Qwen2Config,
-            lora_cfg: lora_lib.LoraConfig | None, top_k: int, top_p: float, greedy: bool,
-            out_len: int):
-  """Token-by-token loop from the first sampled token until all rows finish."""
-  r = token_r.shape[0]
-  ones_r1 = jnp.ones((r, 1), jnp.int32)
-  done_r = jnp.isin(token_r, eos_ids)
-  init = dict(
-      i=jnp.int32(1), token=token_r, pos=pos_r, cache=cache, done=done_r,
-      lengths=jnp.ones((r,), jnp.int32),
-      tokens=jnp.full((r, out_len), pad_id, jnp.int32).at[:, 0].set(token_r),
-      logprobs=jnp.zeros((r, out_len), jnp.float32).at[:, 0].set(lp_r),
-      logprobs_raw=jnp.zeros((r, out_len), jnp.float32).at[:, 0].set(raw_r),
-  )
-
-  def cond(s):
-    return (s["i"] < max_new) & ~jnp.all(s["done"])
-
-  def body(s):
-    logits_r1v, cache = forward(params, cfg, s["token"][:, None], s["pos"][:, None], ones_r1,
-                                lora=lora, lora_cfg=lora_cfg, cache=s["cache"])
-    tok_r, lp_r, raw_r = sample_token(logits_r1v[:, 0], jax.random.fold_in(key, s["i"]),
-                                      temperature, top_k=top_k, top_p=top_p, greedy=greedy)
-    done = s["done"]
-    tok_r = jnp.where(done, pad_id, tok_r)
-    write = lambda buf, col: jax.lax.dynamic_update_slice(buf, col[:, None], (0, s["i"]))
-    return dict(
-        i=s["i"] + 1, token=tok_r, pos=s["pos"] + 1, cache=cache,
-        done=done | jnp.isin(tok_r, eos_ids),
-        lengths=s["lengths"] + (~done).astype(jnp.int32),
-        tokens=write(s["tokens"], tok_r),
-        logprobs=write(s["logprobs"], jnp.where(done, 0.0, lp_r)),
-        logprobs_raw=write(s["logprobs_raw"], jnp.where(done, 0.0, raw_r)),
+def _decode(
+    params: Params,
+    lora: Params | None,
+    cache: Cache,
+    token_r: jax.Array,
+    lp_r: jax.Array,
+    raw_r: jax.Array,
+    pos_r: jax.Array,
+    key: jax.Array,
+    temperature: jax.Array,
+    max_new: jax.Array,
+    eos_ids: jax.Array,
+    pad_id: jax.Array,
+    *,
+    cfg: Qwen2Config,
+    lora_cfg: lora_lib.LoraConfig | None,
+    top_k: int,
+    top_p: float,
+    greedy: bool,
+    out_len: int,
+):
+    """Token-by-token loop from the first sampled token until all rows finish."""
+    r = token_r.shape[0]
+    ones_r1 = jnp.ones((r, 1), jnp.int32)
+    done_r = jnp.isin(token_r, eos_ids)
+    init = dict(
+        i=jnp.int32(1),
+        token=token_r,
+        pos=pos_r,
+        cache=cache,
+        done=done_r,
+        lengths=jnp.ones((r,), jnp.int32),
+        tokens=jnp.full((r, out_len), pad_id, jnp.int32).at[:, 0].set(token_r),
+        logprobs=jnp.zeros((r, out_len), jnp.float32).at[:, 0].set(lp_r),
+        logprobs_raw=jnp.zeros((r, out_len), jnp.float32).at[:, 0].set(raw_r),
     )
 
-  s = jax.lax.while_loop(cond, body, init)
-  return s["tokens"], s["logprobs"], s["logprobs_raw"], s["lengths"], ~s["done"], s["cache"]
+    def cond(s):
+        return (s["i"] < max_new) & ~jnp.all(s["done"])
+
+    def body(s):
+        logits_r1v, cache = forward(
+            params,
+            cfg,
+            s["token"][:, None],
+            s["pos"][:, None],
+            ones_r1,
+            lora=lora,
+            lora_cfg=lora_cfg,
+            cache=s["cache"],
+        )
+        tok_r, lp_r, raw_r = sample_token(
+            logits_r1v[:, 0],
+            jax.random.fold_in(key, s["i"]),
+            temperature,
+            top_k=top_k,
+            top_p=top_p,
+            greedy=greedy,
+        )
+        done = s["done"]
+        tok_r = jnp.where(done, pad_id, tok_r)
+        write = lambda buf, col: jax.lax.dynamic_update_slice(buf, col[:, None], (0, s["i"]))
+        return dict(
+            i=s["i"] + 1,
+            token=tok_r,
+            pos=s["pos"] + 1,
+            cache=cache,
+            done=done | jnp.isin(tok_r, eos_ids),
+            lengths=s["lengths"] + (~done).astype(jnp.int32),
+            tokens=write(s["tokens"], tok_r),
+            logprobs=write(s["logprobs"], jnp.where(done, 0.0, lp_r)),
+            logprobs_raw=write(s["logprobs_raw"], jnp.where(done, 0.0, raw_r)),
+        )
+
+    s = jax.lax.while_loop(cond, body, init)
+    return s["tokens"], s["logprobs"], s["logprobs_raw"], s["lengths"], ~s["done"], s["cache"]
 
 
 def sample(
@@ -251,104 +330,167 @@ def sample(
     max_seq_len: int | None = None,
     min_bucket: int = 16,
 ) -> SampleOutput:
-  """Samples `num_samples` completions for each prompt (see module docstring).
+    """Samples `num_samples` completions for each prompt (see module docstring).
 
-  Args:
-    prompt_ids: B token-id lists (not padded).
-    key: PRNG key, split here (prefill / decode) and folded per step, so
-      nothing is reused; pass a fresh key per call.
-    max_seq_len: prompt + new tokens must fit; defaults to the model's
-      max_position_embeddings.
-  """
-  eos_ids = tuple(int(e) for e in eos_ids) or cfg.eos_ids
-  if not eos_ids:
-    raise ValueError("no eos_ids given and the config has no eos_token_id")
-  if not prompt_ids:
-    raise ValueError("prompt_ids is empty")
-  if max_new_tokens < 1:
-    raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
-  if temperature <= 0 and not greedy:
-    raise ValueError("temperature must be > 0 (use greedy=True for argmax decoding)")
-  limit = cfg.max_position_embeddings if max_seq_len is None else max_seq_len
-  longest = max(len(p) for p in prompt_ids)
-  if min(len(p) for p in prompt_ids) == 0:
-    raise ValueError("every prompt needs at least one token")
-  if longest + max_new_tokens > limit:
-    raise ValueError(
-        f"prompt of {longest} tokens + max_new_tokens={max_new_tokens} exceeds the "
-        f"sequence limit of {limit} tokens; shorten the prompt or max_new_tokens")
+    Args:
+      prompt_ids: B token-id lists (not padded).
+      key: PRNG key, split here (prefill / decode) and folded per step, so
+        nothing is reused; pass a fresh key per call.
+      max_seq_len: prompt + new tokens must fit; defaults to the model's
+        max_position_embeddings.
+    """
+    eos_ids = tuple(int(e) for e in eos_ids) or cfg.eos_ids
+    if not eos_ids:
+        raise ValueError("no eos_ids given and the config has no eos_token_id")
+    if not prompt_ids:
+        raise ValueError("prompt_ids is empty")
+    if max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
+    if temperature <= 0 and not greedy:
+        raise ValueError("temperature must be > 0 (use greedy=True for argmax decoding)")
+    limit = cfg.max_position_embeddings if max_seq_len is None else max_seq_len
+    longest = max(len(p) for p in prompt_ids)
+    if min(len(p) for p in prompt_ids) == 0:
+        raise ValueError("every prompt needs at least one token")
+    if longest + max_new_tokens > limit:
+        raise ValueError(
+            f"prompt of {longest} tokens + max_new_tokens={max_new_tokens} exceeds the "
+            f"sequence limit of {limit} tokens; shorten the prompt or max_new_tokens"
+        )
 
-  prompt_len, out_len = bucket_length(longest, min_bucket), bucket_length(max_new_tokens, min_bucket)
-  tokens_bp, mask_bp = left_pad(prompt_ids, prompt_len, pad_id)
-  key_prefill, key_decode = jax.random.split(key)
-  temperature_ = jnp.float32(temperature if temperature > 0 else 1.0)
-  static = dict(cfg=cfg, lora_cfg=lora_cfg if lora is not None else None, top_k=int(top_k),
-                top_p=float(top_p), greedy=bool(greedy))
-  cache, tok, lp, raw, pos = _prefill(params, lora, tokens_bp, mask_bp, key_prefill, temperature_,
-                                      num_samples=num_samples, cache_len=prompt_len + out_len,
-                                      **static)
-  tokens, logprobs, logprobs_raw, lengths, truncated, _ = _decode(
-      params, lora, cache, tok, lp, raw, pos, key_decode, temperature_, jnp.int32(max_new_tokens),
-      jnp.asarray(eos_ids, jnp.int32), jnp.int32(pad_id), out_len=out_len, **static)
-  n = max_new_tokens
-  return SampleOutput(
-      tokens=np.asarray(tokens)[:, :n], logprobs=np.asarray(logprobs)[:, :n],
-      logprobs_raw=np.asarray(logprobs_raw)[:, :n], lengths=np.asarray(lengths),
-      truncated=np.asarray(truncated), prompt_tokens=tokens_bp, prompt_mask=mask_bp,
-      num_samples=num_samples)
+    prompt_len, out_len = (
+        bucket_length(longest, min_bucket),
+        bucket_length(max_new_tokens, min_bucket),
+    )
+    tokens_bp, mask_bp = left_pad(prompt_ids, prompt_len, pad_id)
+    key_prefill, key_decode = jax.random.split(key)
+    temperature_ = jnp.float32(temperature if temperature > 0 else 1.0)
+    static = dict(
+        cfg=cfg,
+        lora_cfg=lora_cfg if lora is not None else None,
+        top_k=int(top_k),
+        top_p=float(top_p),
+        greedy=bool(greedy),
+    )
+    cache, tok, lp, raw, pos = _prefill(
+        params,
+        lora,
+        tokens_bp,
+        mask_bp,
+        key_prefill,
+        temperature_,
+        num_samples=num_samples,
+        cache_len=prompt_len + out_len,
+        **static,
+    )
+    tokens, logprobs, logprobs_raw, lengths, truncated, _ = _decode(
+        params,
+        lora,
+        cache,
+        tok,
+        lp,
+        raw,
+        pos,
+        key_decode,
+        temperature_,
+        jnp.int32(max_new_tokens),
+        jnp.asarray(eos_ids, jnp.int32),
+        jnp.int32(pad_id),
+        out_len=out_len,
+        **static,
+    )
+    n = max_new_tokens
+    return SampleOutput(
+        tokens=np.asarray(tokens)[:, :n],
+        logprobs=np.asarray(logprobs)[:, :n],
+        logprobs_raw=np.asarray(logprobs_raw)[:, :n],
+        lengths=np.asarray(lengths),
+        truncated=np.asarray(truncated),
+        prompt_tokens=tokens_bp,
+        prompt_mask=mask_bp,
+        num_samples=num_samples,
+    )
 
 
 def eos_ids_from(tokenizer: Any, cfg: Qwen2Config | None = None) -> tuple[int, ...]:
-  """All ids that end a chat turn: the tokenizer's EOS, the config's, and
-  Qwen's <|im_end|> / <|endoftext|> when the vocabulary has them."""
-  ids = set(cfg.eos_ids if cfg is not None else ())
-  if tokenizer.eos_token_id is not None:
-    ids.add(int(tokenizer.eos_token_id))
-  vocab = tokenizer.get_vocab()
-  ids.update(vocab[t] for t in ("<|im_end|>", "<|endoftext|>") if t in vocab)
-  return tuple(sorted(ids))
+    """All ids that end a chat turn: the tokenizer's EOS, the config's, and
+    Qwen's <|im_end|> / <|endoftext|> when the vocabulary has them."""
+    ids = set(cfg.eos_ids if cfg is not None else ())
+    if tokenizer.eos_token_id is not None:
+        ids.add(int(tokenizer.eos_token_id))
+    vocab = tokenizer.get_vocab()
+    ids.update(vocab[t] for t in ("<|im_end|>", "<|endoftext|>") if t in vocab)
+    return tuple(sorted(ids))
 
 
 class Sampler:
-  """`sample` bound to a model config and a tokenizer (or explicit EOS ids).
+    """`sample` bound to a model config and a tokenizer (or explicit EOS ids).
 
-  Sampler(cfg, tokenizer)            text in / text out via `generate_text`
-  Sampler(cfg, (eos_id, ...), pad_id=...)  token ids only
-  """
+    Sampler(cfg, tokenizer)            text in / text out via `generate_text`
+    Sampler(cfg, (eos_id, ...), pad_id=...)  token ids only
+    """
 
-  def __init__(self, cfg: Qwen2Config, tokenizer_or_eos_ids: Any, *, pad_id: int | None = None,
-               max_seq_len: int | None = None, min_bucket: int = 16):
-    self.cfg = cfg
-    self.max_seq_len = max_seq_len
-    self.min_bucket = min_bucket
-    if isinstance(tokenizer_or_eos_ids, (int, np.integer)):
-      tokenizer_or_eos_ids = (int(tokenizer_or_eos_ids),)
-    if isinstance(tokenizer_or_eos_ids, (tuple, list)):
-      self.tokenizer = None
-      self.eos_ids = tuple(int(e) for e in tokenizer_or_eos_ids)
-      self.pad_id = self.eos_ids[0] if pad_id is None else pad_id
-    else:
-      self.tokenizer = tokenizer_or_eos_ids
-      self.eos_ids = eos_ids_from(self.tokenizer, cfg)
-      tok_pad = self.tokenizer.pad_token_id
-      self.pad_id = pad_id if pad_id is not None else (tok_pad if tok_pad is not None else self.eos_ids[0])
+    def __init__(
+        self,
+        cfg: Qwen2Config,
+        tokenizer_or_eos_ids: Any,
+        *,
+        pad_id: int | None = None,
+        max_seq_len: int | None = None,
+        min_bucket: int = 16,
+    ):
+        self.cfg = cfg
+        self.max_seq_len = max_seq_len
+        self.min_bucket = min_bucket
+        if isinstance(tokenizer_or_eos_ids, (int, np.integer)):
+            tokenizer_or_eos_ids = (int(tokenizer_or_eos_ids),)
+        if isinstance(tokenizer_or_eos_ids, (tuple, list)):
+            self.tokenizer = None
+            self.eos_ids = tuple(int(e) for e in tokenizer_or_eos_ids)
+            self.pad_id = self.eos_ids[0] if pad_id is None else pad_id
+        else:
+            self.tokenizer = tokenizer_or_eos_ids
+            self.eos_ids = eos_ids_from(self.tokenizer, cfg)
+            tok_pad = self.tokenizer.pad_token_id
+            self.pad_id = (
+                pad_id
+                if pad_id is not None
+                else (tok_pad if tok_pad is not None else self.eos_ids[0])
+            )
 
-  def __call__(self, params: Params, prompts: Sequence[str] | Sequence[Sequence[int]], *,
-               key: jax.Array, **kwargs) -> SampleOutput:
-    """Samples from prompts given as strings (tokenized as-is, no template)
-    or as token-id lists; kwargs as in `sample`."""
-    prompt_ids = [self.encode(p) if isinstance(p, str) else list(p) for p in prompts]
-    return sample(params, self.cfg, prompt_ids, key=key, eos_ids=self.eos_ids, pad_id=self.pad_id,
-                  max_seq_len=self.max_seq_len, min_bucket=self.min_bucket, **kwargs)
+    def __call__(
+        self,
+        params: Params,
+        prompts: Sequence[str] | Sequence[Sequence[int]],
+        *,
+        key: jax.Array,
+        **kwargs,
+    ) -> SampleOutput:
+        """Samples from prompts given as strings (tokenized as-is, no template)
+        or as token-id lists; kwargs as in `sample`."""
+        prompt_ids = [self.encode(p) if isinstance(p, str) else list(p) for p in prompts]
+        return sample(
+            params,
+            self.cfg,
+            prompt_ids,
+            key=key,
+            eos_ids=self.eos_ids,
+            pad_id=self.pad_id,
+            max_seq_len=self.max_seq_len,
+            min_bucket=self.min_bucket,
+            **kwargs,
+        )
 
-  def encode(self, text: str) -> list[int]:
-    if self.tokenizer is None:
-      raise ValueError("Sampler was built from eos ids; pass token ids, not text")
-    return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+    def encode(self, text: str) -> list[int]:
+        if self.tokenizer is None:
+            raise ValueError("Sampler was built from eos ids; pass token ids, not text")
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
-  def decode(self, out: SampleOutput) -> list[str]:
-    """Completion texts (special tokens such as <|im_end|> removed)."""
-    if self.tokenizer is None:
-      raise ValueError("Sampler was built from eos ids; no tokenizer to decode with")
-    return [self.tokenizer.decode(out.completion(r), skip_special_tokens=True)
-            for r in range(out.tokens.shape[0])]
+    def decode(self, out: SampleOutput) -> list[str]:
+        """Completion texts (special tokens such as <|im_end|> removed)."""
+        if self.tokenizer is None:
+            raise ValueError("Sampler was built from eos ids; no tokenizer to decode with")
+        return [
+            self.tokenizer.decode(out.completion(r), skip_special_tokens=True)
+            for r in range(out.tokens.shape[0])
+        ]

@@ -34,110 +34,160 @@ DONE = "DONE"
 
 
 def lora_config(c: ml_collections.ConfigDict) -> LoraConfig:
-  targets = tuple(t.strip() for t in c.targets.split(",")) if isinstance(c.targets, str) else c.targets
-  return LoraConfig(rank=c.rank, alpha=float(c.alpha), dropout=float(c.dropout), targets=targets)
+    targets = (
+        tuple(t.strip() for t in c.targets.split(",")) if isinstance(c.targets, str) else c.targets
+    )
+    return LoraConfig(rank=c.rank, alpha=float(c.alpha), dropout=float(c.dropout), targets=targets)
 
 
 def sft_enabled(config: ml_collections.ConfigDict) -> bool:
-  return config.sft.steps > 0 or config.sft.epochs > 0
+    return config.sft.steps > 0 or config.sft.epochs > 0
 
 
 def adapter_dir(config: ml_collections.ConfigDict) -> str:
-  return os.path.join(config.workdir, "sft", "adapter")
+    return os.path.join(config.workdir, "sft", "adapter")
 
 
-def run_sft(config: ml_collections.ConfigDict, cfg: Any, params: Any, tokenizer: Any,
-            games: list[str], model_dir: str = "") -> str:
-  """Trains (or resumes, or finds finished) the SFT adapter; returns its directory."""
-  sc = config.sft
-  stage = os.path.join(config.workdir, "sft")
-  out_dir = adapter_dir(config)
-  if os.path.isfile(os.path.join(out_dir, DONE)):
-    logging.info("SFT already finished: %s", out_dir)
+def run_sft(
+    config: ml_collections.ConfigDict,
+    cfg: Any,
+    params: Any,
+    tokenizer: Any,
+    games: list[str],
+    model_dir: str = "",
+) -> str:
+    """Trains (or resumes, or finds finished) the SFT adapter; returns its directory."""
+    sc = config.sft
+    stage = os.path.join(config.workdir, "sft")
+    out_dir = adapter_dir(config)
+    if os.path.isfile(os.path.join(out_dir, DONE)):
+        logging.info("SFT already finished: %s", out_dir)
+        return out_dir
+    examples = data_lib.sft_examples(
+        tokenizer, games, sc.max_len, config.data.use_system_prompt, config.data.prompt_style
+    )
+    if not examples:
+        raise ValueError(f"no SFT example fits sft.max_len={sc.max_len} for games {games}")
+    per_step = sc.batch_size * sc.grad_accum
+    steps = sc.steps or max(1, math.ceil(sc.epochs * len(examples) / per_step))
+    lcfg = lora_config(sc.lora)
+    optimizer, schedule = make_optimizer(
+        sc.lr, steps, sc.warmup_frac, sc.schedule, sc.weight_decay, sc.max_grad_norm
+    )
+    update = make_update(optimizer)
+    k_init, k_run = jax.random.split(jax.random.PRNGKey(config.seed))
+    ckpt, lora, opt_state, rng, start = init_or_restore(
+        os.path.join(stage, "checkpoints"),
+        config,
+        init_lora(k_init, params, cfg, lcfg),
+        optimizer,
+        k_run,
+    )
+    # Curriculum = the tier order of `games` in every epoch; otherwise a seeded shuffle.
+    order = data_lib.Schedule(
+        range(len(examples)),
+        [0] * len(examples),
+        config.seed,
+        curriculum=False,
+        shuffle=not sc.curriculum,
+    )
+    logger = MetricsLogger(
+        stage,
+        total_steps=steps,
+        start_step=start,
+        tensorboard=config.log.tensorboard,
+        progress=config.log.progress,
+        desc="sft",
+        plot_every=0,
+    )
+    pad = data_lib.pad_id(tokenizer)
+    logging.info(
+        "SFT: %d examples, %d steps of %d sequences, LoRA %s", len(examples), steps, per_step, lcfg
+    )
+    loss = float("nan")
+    for step in range(start + 1, steps + 1):
+        t0 = time.perf_counter()
+        rng, k_step = jax.random.split(rng)
+        idx = order.take((step - 1) * per_step, per_step)
+        grad_sum, num, den, n_tokens = None, 0.0, 0.0, 0
+        for a in range(sc.grad_accum):
+            batch = [examples[i] for i in idx[a * sc.batch_size : (a + 1) * sc.batch_size]]
+            p_len = data_lib.round_up(max(len(e.prompt) for e in batch), sc.bucket)
+            c_len = data_lib.round_up(max(len(e.target) for e in batch), sc.bucket)
+            tokens, mask = data_lib.pad_rows(
+                [e.prompt for e in batch], [e.target for e in batch], p_len, c_len, pad
+            )
+            key = jax.random.fold_in(k_step, a) if lcfg.dropout > 0 else None
+            g, n, d = sft_grad(
+                lora,
+                params,
+                jnp.asarray(tokens),
+                jnp.asarray(mask),
+                key,
+                cfg=cfg,
+                lora_cfg=lcfg,
+                prompt_len=p_len,
+                chunk=sc.logprob_chunk,
+                remat=config.model.remat,
+            )
+            grad_sum = g if grad_sum is None else tree_add(grad_sum, g)
+            num, den, n_tokens = num + n, den + d, n_tokens + int(mask.sum())
+        lora, opt_state, gnorm = update(lora, opt_state, grad_sum, den)
+        loss = float(num / den)
+        dt = time.perf_counter() - t0
+        logger.log(
+            step,
+            {
+                "loss": loss,
+                "grad_norm": float(gnorm),
+                "lr": float(schedule(step - 1)),
+                "target_tokens": float(den),
+                "tokens_per_s": n_tokens / dt,
+                "step_s": dt,
+                "games": ",".join(sorted({examples[i].game for i in idx})),
+            },
+        )
+        if ckpt.should_save(step, steps):
+            ckpt.save(
+                step,
+                train_state(lora, opt_state, rng, step),
+                {"step": step, "data_position": step * per_step, "loss": loss},
+            )
+    logger.close()
+    ckpt.close()
+    save_lora(out_dir, lora, lcfg)
+    export_lib.save_peft_adapter(os.path.join(stage, "peft"), lora, lcfg, model_dir)
+    with open(os.path.join(out_dir, DONE), "w") as f:
+        f.write(f"{steps}\n")
+    logging.info("SFT done after %d steps: %s (last loss %.4f)", steps, out_dir, loss)
     return out_dir
-  examples = data_lib.sft_examples(tokenizer, games, sc.max_len, config.data.use_system_prompt,
-                                     config.data.prompt_style)
-  if not examples:
-    raise ValueError(f"no SFT example fits sft.max_len={sc.max_len} for games {games}")
-  per_step = sc.batch_size * sc.grad_accum
-  steps = sc.steps or max(1, math.ceil(sc.epochs * len(examples) / per_step))
-  lcfg = lora_config(sc.lora)
-  optimizer, schedule = make_optimizer(sc.lr, steps, sc.warmup_frac, sc.schedule, sc.weight_decay,
-                                       sc.max_grad_norm)
-  update = make_update(optimizer)
-  k_init, k_run = jax.random.split(jax.random.PRNGKey(config.seed))
-  ckpt, lora, opt_state, rng, start = init_or_restore(
-      os.path.join(stage, "checkpoints"), config, init_lora(k_init, params, cfg, lcfg), optimizer,
-      k_run)
-  # Curriculum = the tier order of `games` in every epoch; otherwise a seeded shuffle.
-  order = data_lib.Schedule(range(len(examples)), [0] * len(examples), config.seed,
-                            curriculum=False, shuffle=not sc.curriculum)
-  logger = MetricsLogger(stage, total_steps=steps, start_step=start, tensorboard=config.log.tensorboard,
-                         progress=config.log.progress, desc="sft", plot_every=0)
-  pad = data_lib.pad_id(tokenizer)
-  logging.info("SFT: %d examples, %d steps of %d sequences, LoRA %s", len(examples), steps,
-               per_step, lcfg)
-  loss = float("nan")
-  for step in range(start + 1, steps + 1):
-    t0 = time.perf_counter()
-    rng, k_step = jax.random.split(rng)
-    idx = order.take((step - 1) * per_step, per_step)
-    grad_sum, num, den, n_tokens = None, 0.0, 0.0, 0
-    for a in range(sc.grad_accum):
-      batch = [examples[i] for i in idx[a * sc.batch_size:(a + 1) * sc.batch_size]]
-      p_len = data_lib.round_up(max(len(e.prompt) for e in batch), sc.bucket)
-      c_len = data_lib.round_up(max(len(e.target) for e in batch), sc.bucket)
-      tokens, mask = data_lib.pad_rows([e.prompt for e in batch], [e.target for e in batch],
-                                       p_len, c_len, pad)
-      key = jax.random.fold_in(k_step, a) if lcfg.dropout > 0 else None
-      g, n, d = sft_grad(lora, params, jnp.asarray(tokens), jnp.asarray(mask), key, cfg=cfg,
-                         lora_cfg=lcfg, prompt_len=p_len, chunk=sc.logprob_chunk,
-                         remat=config.model.remat)
-      grad_sum = g if grad_sum is None else tree_add(grad_sum, g)
-      num, den, n_tokens = num + n, den + d, n_tokens + int(mask.sum())
-    lora, opt_state, gnorm = update(lora, opt_state, grad_sum, den)
-    loss = float(num / den)
-    dt = time.perf_counter() - t0
-    logger.log(step, {"loss": loss, "grad_norm": float(gnorm), "lr": float(schedule(step - 1)),
-                      "target_tokens": float(den), "tokens_per_s": n_tokens / dt, "step_s": dt,
-                      "games": ",".join(sorted({examples[i].game for i in idx}))})
-    if ckpt.should_save(step, steps):
-      ckpt.save(step, train_state(lora, opt_state, rng, step),
-                {"step": step, "data_position": step * per_step, "loss": loss})
-  logger.close()
-  ckpt.close()
-  save_lora(out_dir, lora, lcfg)
-  export_lib.save_peft_adapter(os.path.join(stage, "peft"), lora, lcfg, model_dir)
-  with open(os.path.join(out_dir, DONE), "w") as f:
-    f.write(f"{steps}\n")
-  logging.info("SFT done after %d steps: %s (last loss %.4f)", steps, out_dir, loss)
-  return out_dir
 
 
 def main(argv: list[str]) -> None:
-  from gamecwm_jax.train import setup
-  from gamecwm_jax.train.config import validate
+    from gamecwm_jax.train import setup
+    from gamecwm_jax.train.config import validate
 
-  del argv
+    del argv
 
-  def go():
-    config = validate(_CONFIG.value)
-    setup.check_writable(config.workdir)
-    games = setup.resolve_games(config.data.train_games)
-    cfg, params, tokenizer, model_dir = setup.load_model(config)
-    if not sft_enabled(config):
-      raise setup.SetupError("SFT is disabled (sft.steps == 0 and sft.epochs == 0)")
-    run_sft(config, cfg, params, tokenizer, games, model_dir)
+    def go():
+        config = validate(_CONFIG.value)
+        setup.check_writable(config.workdir)
+        games = setup.resolve_games(config.data.train_games)
+        cfg, params, tokenizer, model_dir = setup.load_model(config)
+        if not sft_enabled(config):
+            raise setup.SetupError("SFT is disabled (sft.steps == 0 and sft.epochs == 0)")
+        run_sft(config, cfg, params, tokenizer, games, model_dir)
 
-  setup.run_main(go)
+    setup.run_main(go)
 
 
 if __name__ == "__main__":
-  from absl import app
-  from ml_collections import config_flags
+    from absl import app
+    from ml_collections import config_flags
 
-  from gamecwm_jax.train.config import parse_flags_with_hints
+    from gamecwm_jax.train.config import parse_flags_with_hints
 
-  _CONFIG = config_flags.DEFINE_config_file("config", None, "config file (configs/NAME.py)",
-                                            lock_config=True)
-  app.run(main, flags_parser=parse_flags_with_hints)
+    _CONFIG = config_flags.DEFINE_config_file(
+        "config", None, "config file (configs/NAME.py)", lock_config=True
+    )
+    app.run(main, flags_parser=parse_flags_with_hints)

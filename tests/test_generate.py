@@ -14,44 +14,77 @@ from gamecwm_jax.model import LoraConfig, init_lora, load_pretrained, save_lora,
 
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory) -> str:
-  return testing.make_tiny_qwen2(str(tmp_path_factory.mktemp("generate_ckpt")), tie=True, seed=4)
+    return testing.make_tiny_qwen2(str(tmp_path_factory.mktemp("generate_ckpt")), tie=True, seed=4)
 
 
 def test_json_output(ckpt, capsys):
-  assert generate.main(["--model", ckpt, "--prompt", "hi", "--prompt", "write code",
-                        "--num-samples", "2", "--max-new-tokens", "8", "--seed", "1", "--json"]) == 0
-  result = json.loads(capsys.readouterr().out)
-  rows = result["completions"]
-  assert len(rows) == 4 and [r["prompt_index"] for r in rows] == [0, 0, 1, 1]
-  for r in rows:
-    assert 1 <= len(r["token_ids"]) == len(r["logprobs"]) <= 8
-    assert all(lp <= 0 for lp in r["logprobs"])
-    assert r["truncated"] == (r["token_ids"][-1] not in result["eos_ids"])
+    assert (
+        generate.main(
+            [
+                "--model",
+                ckpt,
+                "--prompt",
+                "hi",
+                "--prompt",
+                "write code",
+                "--num-samples",
+                "2",
+                "--max-new-tokens",
+                "8",
+                "--seed",
+                "1",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    result = json.loads(capsys.readouterr().out)
+    rows = result["completions"]
+    assert len(rows) == 4 and [r["prompt_index"] for r in rows] == [0, 0, 1, 1]
+    for r in rows:
+        assert 1 <= len(r["token_ids"]) == len(r["logprobs"]) <= 8
+        assert all(lp <= 0 for lp in r["logprobs"])
+        assert r["truncated"] == (r["token_ids"][-1] not in result["eos_ids"])
 
 
 def test_greedy_with_lora_text_output(ckpt, tmp_path, capsys):
-  cfg, params = load_pretrained(ckpt, jnp.float32)
-  lora_cfg = LoraConfig(rank=2, alpha=4.0, targets=("q", "up"))
-  save_lora(str(tmp_path / "adapter"), init_lora(jax.random.key(0), params, cfg, lora_cfg), lora_cfg)
-  args = ["--model", ckpt, "--prompt", "hello", "--greedy", "--max-new-tokens", "8"]
-  assert generate.main(args) == 0
-  base = capsys.readouterr().out
-  assert generate.main(args + ["--lora", str(tmp_path / "adapter")]) == 0
-  assert capsys.readouterr().out == base  # B = 0 adapter: identical greedy text
-  assert "=== prompt 0 sample 0" in base
+    cfg, params = load_pretrained(ckpt, jnp.float32)
+    lora_cfg = LoraConfig(rank=2, alpha=4.0, targets=("q", "up"))
+    save_lora(
+        str(tmp_path / "adapter"), init_lora(jax.random.key(0), params, cfg, lora_cfg), lora_cfg
+    )
+    args = ["--model", ckpt, "--prompt", "hello", "--greedy", "--max-new-tokens", "8"]
+    assert generate.main(args) == 0
+    base = capsys.readouterr().out
+    assert generate.main(args + ["--lora", str(tmp_path / "adapter")]) == 0
+    assert capsys.readouterr().out == base  # B = 0 adapter: identical greedy text
+    assert "=== prompt 0 sample 0" in base
 
 
 @pytest.mark.filterwarnings("ignore:.*found in sys.modules")
 def test_module_entry_point(ckpt, capsys, monkeypatch):
-  """`python -m gamecwm_jax.generate` (run in-process to reuse compiled code)."""
-  monkeypatch.setattr(sys, "argv", ["generate", "--model", ckpt, "--prompt", "x",
-                                    "--max-new-tokens", "8", "--greedy", "--json"])
-  with pytest.raises(SystemExit) as exit_info:
-    runpy.run_module("gamecwm_jax.generate", run_name="__main__")
-  assert exit_info.value.code == 0
-  assert len(json.loads(capsys.readouterr().out)["completions"][0]["token_ids"]) <= 8
+    """`python -m gamecwm_jax.generate` (run in-process to reuse compiled code)."""
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        [
+            "generate",
+            "--model",
+            ckpt,
+            "--prompt",
+            "x",
+            "--max-new-tokens",
+            "8",
+            "--greedy",
+            "--json",
+        ],
+    )
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_module("gamecwm_jax.generate", run_name="__main__")
+    assert exit_info.value.code == 0
+    assert len(json.loads(capsys.readouterr().out)["completions"][0]["token_ids"]) <= 8
 
 
 def test_bad_model_dir_is_a_clean_error(tmp_path, capsys):
-  assert generate.main(["--model", str(tmp_path / "missing"), "--prompt", "x"]) == 2
-  assert "does not exist" in capsys.readouterr().err
+    assert generate.main(["--model", str(tmp_path / "missing"), "--prompt", "x"]) == 2
+    assert "does not exist" in capsys.readouterr().err

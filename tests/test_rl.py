@@ -16,151 +16,234 @@ from gamecwm_jax.train.metrics import read_jsonl
 from gamecwm_jax.train.step import grpo_grad, make_update, score_logprobs
 from tests.train.fixtures import fake_verifier, tiny_config, tiny_model_dir, workdir  # noqa: F401
 
-CFG = Qwen2Config(vocab_size=50, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                  num_attention_heads=2, num_key_value_heads=1, tie_word_embeddings=True)
+CFG = Qwen2Config(
+    vocab_size=50,
+    hidden_size=32,
+    intermediate_size=64,
+    num_hidden_layers=1,
+    num_attention_heads=2,
+    num_key_value_heads=1,
+    tie_word_embeddings=True,
+)
 
 
 @pytest.mark.parametrize("variant,beta", [("grpo", 0.0), ("dr_grpo", 0.1)])
 def test_update_raises_positive_and_lowers_negative_completion(variant, beta):
-  params = init_params(jax.random.PRNGKey(0), CFG, jnp.float32)
-  lcfg = LoraConfig(rank=4, alpha=8.0, targets=("q", "v", "up"))
-  lora = init_lora(jax.random.PRNGKey(1), params, CFG, lcfg)
-  prompt = [5, 6, 7]
-  a, b = [10, 11, 12, 13], [20, 21, 22]
-  tokens, mask = data_lib.pad_rows([prompt, prompt], [a, b], 4, 4, 0)
-  tokens, mask = jnp.asarray(tokens), jnp.asarray(mask)
-  temp = jnp.float32(1.0)
-  kw = dict(cfg=CFG, lora_cfg=lcfg, prompt_len=4, chunk=2)
+    params = init_params(jax.random.PRNGKey(0), CFG, jnp.float32)
+    lcfg = LoraConfig(rank=4, alpha=8.0, targets=("q", "v", "up"))
+    lora = init_lora(jax.random.PRNGKey(1), params, CFG, lcfg)
+    prompt = [5, 6, 7]
+    a, b = [10, 11, 12, 13], [20, 21, 22]
+    tokens, mask = data_lib.pad_rows([prompt, prompt], [a, b], 4, 4, 0)
+    tokens, mask = jnp.asarray(tokens), jnp.asarray(mask)
+    temp = jnp.float32(1.0)
+    kw = dict(cfg=CFG, lora_cfg=lcfg, prompt_len=4, chunk=2)
 
-  def seq_logp(lora_):
-    lp = score_logprobs(params, lora_, tokens, mask, temp, **kw)
-    return np.asarray(jnp.sum(lp * mask[:, 4:], axis=1))
+    def seq_logp(lora_):
+        lp = score_logprobs(params, lora_, tokens, mask, temp, **kw)
+        return np.asarray(jnp.sum(lp * mask[:, 4:], axis=1))
 
-  old = score_logprobs(params, lora, tokens, mask, temp, **kw)
-  ref = score_logprobs(params, None, tokens, mask, temp, **kw)
-  opt, _ = make_optimizer(1e-2, 10, 0.0, "constant", 0.0, 1.0)
-  g, num, den, _ = grpo_grad(lora, params, tokens, mask, old, ref, jnp.array([1.0, -1.0]),
-                             jnp.ones(2), temp, remat=False, variant=variant, clip_eps_low=0.2,
-                             clip_eps_high=0.2, beta=beta, max_completion_len=4, **kw)
-  new_lora, _, gnorm = make_update(opt)(lora, opt.init(lora), g, den)
-  before, after = seq_logp(lora), seq_logp(new_lora)
-  assert float(gnorm) > 0
-  assert after[0] > before[0], (before, after)
-  assert after[1] < before[1], (before, after)
+    old = score_logprobs(params, lora, tokens, mask, temp, **kw)
+    ref = score_logprobs(params, None, tokens, mask, temp, **kw)
+    opt, _ = make_optimizer(1e-2, 10, 0.0, "constant", 0.0, 1.0)
+    g, num, den, _ = grpo_grad(
+        lora,
+        params,
+        tokens,
+        mask,
+        old,
+        ref,
+        jnp.array([1.0, -1.0]),
+        jnp.ones(2),
+        temp,
+        remat=False,
+        variant=variant,
+        clip_eps_low=0.2,
+        clip_eps_high=0.2,
+        beta=beta,
+        max_completion_len=4,
+        **kw,
+    )
+    new_lora, _, gnorm = make_update(opt)(lora, opt.init(lora), g, den)
+    before, after = seq_logp(lora), seq_logp(new_lora)
+    assert float(gnorm) > 0
+    assert after[0] > before[0], (before, after)
+    assert after[1] < before[1], (before, after)
 
 
 def _strip(rows):
-  return [{k: v for k, v in r.items() if not (k.startswith("time/") or k in ("step_s", "tokens_per_s"))}
-          for r in rows]
+    return [
+        {
+            k: v
+            for k, v in r.items()
+            if not (k.startswith("time/") or k in ("step_s", "tokens_per_s"))
+        }
+        for r in rows
+    ]
 
 
 def test_kill_and_resume_equals_uninterrupted(tmp_path, tiny_model_dir, fake_verifier, monkeypatch):
-  import shutil
+    import shutil
 
-  dirs = {}
-  for name in ("straight", "resumed"):
-    dirs[name] = str(tmp_path / name)
-    shutil.copytree(tiny_model_dir, os.path.join(dirs[name], "base_model"))
-  def config(d):
-    c = tiny_config(d)
-    c.rl.inner_steps = 2  # exercise the clipped re-use of a batch too
-    return c
+    dirs = {}
+    for name in ("straight", "resumed"):
+        dirs[name] = str(tmp_path / name)
+        shutil.copytree(tiny_model_dir, os.path.join(dirs[name], "base_model"))
 
-  rl.run(config(dirs["straight"]))
+    def config(d):
+        c = tiny_config(d)
+        c.rl.inner_steps = 2  # exercise the clipped re-use of a batch too
+        return c
 
-  # "Kill" the second run right after its step-2 checkpoint is complete.
-  real_save = ckpt_lib.Checkpointer.save
+    rl.run(config(dirs["straight"]))
 
-  class Killed(BaseException):
-    pass
+    # "Kill" the second run right after its step-2 checkpoint is complete.
+    real_save = ckpt_lib.Checkpointer.save
 
-  def save_then_die(self, step, state, meta):
-    real_save(self, step, state, meta)
-    if step == 2:
-      raise Killed()
+    class Killed(BaseException):
+        pass
 
-  monkeypatch.setattr(ckpt_lib.Checkpointer, "save", save_then_die)
-  with pytest.raises(Killed):
+    def save_then_die(self, step, state, meta):
+        real_save(self, step, state, meta)
+        if step == 2:
+            raise Killed()
+
+    monkeypatch.setattr(ckpt_lib.Checkpointer, "save", save_then_die)
+    with pytest.raises(Killed):
+        rl.run(config(dirs["resumed"]))
+    monkeypatch.setattr(ckpt_lib.Checkpointer, "save", real_save)
+    rows_killed = read_jsonl(os.path.join(dirs["resumed"], "rl", "metrics.jsonl"))
+    assert [r["step"] for r in rows_killed] == [1, 2]
     rl.run(config(dirs["resumed"]))
-  monkeypatch.setattr(ckpt_lib.Checkpointer, "save", real_save)
-  rows_killed = read_jsonl(os.path.join(dirs["resumed"], "rl", "metrics.jsonl"))
-  assert [r["step"] for r in rows_killed] == [1, 2]
-  rl.run(config(dirs["resumed"]))
 
-  a = _strip(read_jsonl(os.path.join(dirs["straight"], "rl", "metrics.jsonl")))
-  b = _strip(read_jsonl(os.path.join(dirs["resumed"], "rl", "metrics.jsonl")))
-  assert [r["step"] for r in a] == [1, 2, 3, 4]
-  assert a == b
-  assert any(r["trained_tokens"] > 0 for r in a), "the fake rewards should train something"
-  assert any(r["ratio_mean"] not in (None, 1.0) for r in a), "second inner pass sees moved ratios"
-  la, _ = load_lora(os.path.join(dirs["straight"], "rl", "adapter"))
-  lb, _ = load_lora(os.path.join(dirs["resumed"], "rl", "adapter"))
-  for x, y in zip(jax.tree.leaves(la), jax.tree.leaves(lb)):
-    np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
-  for f in ("rewards.png", "metrics.jsonl"):
-    assert os.path.isfile(os.path.join(dirs["straight"], "rl", f))
-  assert os.listdir(os.path.join(dirs["straight"], "rl", "tb"))
+    a = _strip(read_jsonl(os.path.join(dirs["straight"], "rl", "metrics.jsonl")))
+    b = _strip(read_jsonl(os.path.join(dirs["resumed"], "rl", "metrics.jsonl")))
+    assert [r["step"] for r in a] == [1, 2, 3, 4]
+    assert a == b
+    assert any(r["trained_tokens"] > 0 for r in a), "the fake rewards should train something"
+    assert any(r["ratio_mean"] not in (None, 1.0) for r in a), "second inner pass sees moved ratios"
+    la, _ = load_lora(os.path.join(dirs["straight"], "rl", "adapter"))
+    lb, _ = load_lora(os.path.join(dirs["resumed"], "rl", "adapter"))
+    for x, y in zip(jax.tree.leaves(la), jax.tree.leaves(lb)):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+    for f in ("rewards.png", "metrics.jsonl"):
+        assert os.path.isfile(os.path.join(dirs["straight"], "rl", f))
+    assert os.listdir(os.path.join(dirs["straight"], "rl", "tb"))
 
 
 def test_zero_spread_groups_are_dropped_and_counted(workdir, monkeypatch):
-  from tests.train.fixtures import FakeReport, FakeVerifier
+    from tests.train.fixtures import FakeReport, FakeVerifier
 
-  class Constant(FakeVerifier):
-    def verify_batch(self, items, seed=0):
-      return [FakeReport(0.5, {"static": 1.0}) for _ in items]
+    class Constant(FakeVerifier):
+        def verify_batch(self, items, seed=0):
+            return [FakeReport(0.5, {"static": 1.0}) for _ in items]
 
-  monkeypatch.setattr(rl, "make_verifier", lambda config: Constant())
-  c = tiny_config(workdir)
-  c.rl.steps = 1
-  m = rl.run(c)
-  assert m["frac_zero_spread"] == 1.0 and m["groups_zero_spread"] == 2
-  assert m["trained_tokens"] == 0 and m["reward/mean"] == 0.5
+    monkeypatch.setattr(rl, "make_verifier", lambda config: Constant())
+    c = tiny_config(workdir)
+    c.rl.steps = 1
+    m = rl.run(c)
+    assert m["frac_zero_spread"] == 1.0 and m["groups_zero_spread"] == 2
+    assert m["trained_tokens"] == 0 and m["reward/mean"] == 0.5
 
 
 def _cli(args, timeout=300):
-  import subprocess
-  import sys
+    import subprocess
+    import sys
 
-  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  proc = subprocess.run([sys.executable, "-m", *args], cwd=repo, capture_output=True, text=True,
-                        timeout=timeout, env={**os.environ, "JAX_PLATFORMS": "cpu"})
-  assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-  return proc.stdout
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.run(
+        [sys.executable, "-m", *args],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "JAX_PLATFORMS": "cpu"},
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout
 
 
-SMALL = ["--config.model.tiny.vocab_size=512", "--config.model.tiny.hidden_size=32",
-         "--config.model.tiny.intermediate_size=64", "--config.model.tiny.num_hidden_layers=1",
-         "--config.model.tiny.num_attention_heads=2", "--config.model.tiny.num_key_value_heads=1",
-         "--config.data.prompt_style=name", "--config.sft.steps=2", "--config.sft.batch_size=2",
-         "--config.rl.steps=2", "--config.rl.prompts_per_step=2", "--config.rl.group_size=2",
-         "--config.rl.micro_batch_size=2", "--config.rl.max_new_tokens=16",
-         "--config.verify.num_workers=1", "--config.log.progress=False",
-         "--config.checkpoint.every=1", "--config.eval.samples=2", "--config.eval.max_new_tokens=16"]
+SMALL = [
+    "--config.model.tiny.vocab_size=512",
+    "--config.model.tiny.hidden_size=32",
+    "--config.model.tiny.intermediate_size=64",
+    "--config.model.tiny.num_hidden_layers=1",
+    "--config.model.tiny.num_attention_heads=2",
+    "--config.model.tiny.num_key_value_heads=1",
+    "--config.data.prompt_style=name",
+    "--config.sft.steps=2",
+    "--config.sft.batch_size=2",
+    "--config.rl.steps=2",
+    "--config.rl.prompts_per_step=2",
+    "--config.rl.group_size=2",
+    "--config.rl.micro_batch_size=2",
+    "--config.rl.max_new_tokens=16",
+    "--config.verify.num_workers=1",
+    "--config.log.progress=False",
+    "--config.checkpoint.every=1",
+    "--config.eval.samples=2",
+    "--config.eval.max_new_tokens=16",
+]
 
 
 @pytest.mark.slow
 def test_small_config_sft_then_grpo_then_eval_cli(tmp_path):
-  """The README's command (scaled down by flags): SFT -> GRPO -> export, then eval."""
-  workdir = str(tmp_path / "run")
-  out = _cli(["gamecwm_jax.rl", "--config", "configs/small_cpu.py", f"--config.workdir={workdir}",
-              *SMALL])
-  assert "GRPO: 2 steps" in out and "| **all** |" in out  # eval.at_end of small_cpu
-  assert os.path.isfile(os.path.join(workdir, "eval", "results.md"))
-  rows = read_jsonl(os.path.join(workdir, "rl", "metrics.jsonl"))
-  assert [r["step"] for r in rows] == [1, 2]
-  for key in ("reward/mean", "reward/static", "frac_zero_spread", "clip_frac", "entropy",
-              "completion_len/mean", "truncated_frac", "grad_norm", "lr", "time/sample_s",
-              "time/verify_s", "time/update_s", "tokens_per_s"):
-    assert key in rows[0], key
-  assert len(read_jsonl(os.path.join(workdir, "sft", "metrics.jsonl"))) == 2
-  for path in ("sft/adapter/adapter.safetensors", "rl/adapter/adapter.safetensors",
-               "rl/rewards.png", "export/peft/adapter_model.safetensors",
-               "export/merged/model.safetensors", "export/merged/tokenizer.json"):
-    assert os.path.isfile(os.path.join(workdir, path)), path
-  eval_dir = str(tmp_path / "eval")
-  out = _cli(["gamecwm_jax.eval", f"--model={workdir}/export/merged", "--games=tic_tac_toe",
-              "--samples=2", "--max_new_tokens=16", "--prompt_style=name", "--fast_verify",
-              "--num_workers=1", "--dtype=float32", f"--out={eval_dir}"])
-  assert "| **all** |" in out
-  for ext in ("md", "csv", "json", "png"):
-    assert os.path.isfile(os.path.join(eval_dir, f"results.{ext}"))
+    """The README's command (scaled down by flags): SFT -> GRPO -> export, then eval."""
+    workdir = str(tmp_path / "run")
+    out = _cli(
+        [
+            "gamecwm_jax.rl",
+            "--config",
+            "configs/small_cpu.py",
+            f"--config.workdir={workdir}",
+            *SMALL,
+        ]
+    )
+    assert "GRPO: 2 steps" in out and "| **all** |" in out  # eval.at_end of small_cpu
+    assert os.path.isfile(os.path.join(workdir, "eval", "results.md"))
+    rows = read_jsonl(os.path.join(workdir, "rl", "metrics.jsonl"))
+    assert [r["step"] for r in rows] == [1, 2]
+    for key in (
+        "reward/mean",
+        "reward/static",
+        "frac_zero_spread",
+        "clip_frac",
+        "entropy",
+        "completion_len/mean",
+        "truncated_frac",
+        "grad_norm",
+        "lr",
+        "time/sample_s",
+        "time/verify_s",
+        "time/update_s",
+        "tokens_per_s",
+    ):
+        assert key in rows[0], key
+    assert len(read_jsonl(os.path.join(workdir, "sft", "metrics.jsonl"))) == 2
+    for path in (
+        "sft/adapter/adapter.safetensors",
+        "rl/adapter/adapter.safetensors",
+        "rl/rewards.png",
+        "export/peft/adapter_model.safetensors",
+        "export/merged/model.safetensors",
+        "export/merged/tokenizer.json",
+    ):
+        assert os.path.isfile(os.path.join(workdir, path)), path
+    eval_dir = str(tmp_path / "eval")
+    out = _cli(
+        [
+            "gamecwm_jax.eval",
+            f"--model={workdir}/export/merged",
+            "--games=tic_tac_toe",
+            "--samples=2",
+            "--max_new_tokens=16",
+            "--prompt_style=name",
+            "--fast_verify",
+            "--num_workers=1",
+            "--dtype=float32",
+            f"--out={eval_dir}",
+        ]
+    )
+    assert "| **all** |" in out
+    for ext in ("md", "csv", "json", "png"):
+        assert os.path.isfile(os.path.join(eval_dir, f"results.{ext}"))

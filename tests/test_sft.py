@@ -12,30 +12,31 @@ from tests.train.fixtures import tiny_config, tiny_model_dir, workdir  # noqa: F
 
 
 def test_sft_examples_mask_only_the_completion(tiny_model_dir):
-  tok = load_tokenizer(tiny_model_dir)
-  ex = data_lib.sft_examples(tok, ["tic_tac_toe"], 100_000, style="name")[0]
-  assert ex.target[-1] == data_lib.eos_id(tok)
-  assert tok.decode(ex.target).startswith("```python\n")
-  tokens, mask = data_lib.pad_rows([ex.prompt], [ex.target], len(ex.prompt) + 3,
-                                   len(ex.target) + 5, data_lib.pad_id(tok))
-  p = len(ex.prompt) + 3
-  assert mask[0, :3].sum() == 0 and mask[0, p:].sum() == len(ex.target)  # left / right padding
+    tok = load_tokenizer(tiny_model_dir)
+    ex = data_lib.sft_examples(tok, ["tic_tac_toe"], 100_000, style="name")[0]
+    assert ex.target[-1] == data_lib.eos_id(tok)
+    assert tok.decode(ex.target).startswith("```python\n")
+    tokens, mask = data_lib.pad_rows(
+        [ex.prompt], [ex.target], len(ex.prompt) + 3, len(ex.target) + 5, data_lib.pad_id(tok)
+    )
+    p = len(ex.prompt) + 3
+    assert mask[0, :3].sum() == 0 and mask[0, p:].sum() == len(ex.target)  # left / right padding
 
 
 def test_sft_trains_writes_adapter_and_skips_when_done(workdir):
-  c = tiny_config(workdir)
-  c.sft.steps = 6
-  c.checkpoint.every = 3
-  cfg, params, tok, model_dir = setup.load_model(c)
-  games = setup.resolve_games(c.data.train_games)
-  out = sft.run_sft(c, cfg, params, tok, games, model_dir)
-  rows = read_jsonl(os.path.join(workdir, "sft", "metrics.jsonl"))
-  assert [r["step"] for r in rows] == list(range(1, 7))
-  assert rows[-1]["loss"] < rows[0]["loss"]
-  lora, lcfg = load_lora(out)
-  assert lcfg.rank == 4 and set(lora) == {"q", "v"}
-  assert json.load(open(os.path.join(workdir, "sft", "peft", "adapter_config.json")))["r"] == 4
-  assert sorted(os.listdir(os.path.join(workdir, "sft", "checkpoints"))) == ["3", "6"]
-  # A finished SFT is not redone (the second call returns at once).
-  assert sft.run_sft(c, cfg, params, tok, games, model_dir) == out
-  assert len(read_jsonl(os.path.join(workdir, "sft", "metrics.jsonl"))) == 6
+    c = tiny_config(workdir)
+    c.sft.steps = 6
+    c.checkpoint.every = 3
+    cfg, params, tok, model_dir = setup.load_model(c)
+    games = setup.resolve_games(c.data.train_games)
+    out = sft.run_sft(c, cfg, params, tok, games, model_dir)
+    rows = read_jsonl(os.path.join(workdir, "sft", "metrics.jsonl"))
+    assert [r["step"] for r in rows] == list(range(1, 7))
+    assert rows[-1]["loss"] < rows[0]["loss"]
+    lora, lcfg = load_lora(out)
+    assert lcfg.rank == 4 and set(lora) == {"q", "v"}
+    assert json.load(open(os.path.join(workdir, "sft", "peft", "adapter_config.json")))["r"] == 4
+    assert sorted(os.listdir(os.path.join(workdir, "sft", "checkpoints"))) == ["3", "6"]
+    # A finished SFT is not redone (the second call returns at once).
+    assert sft.run_sft(c, cfg, params, tok, games, model_dir) == out
+    assert len(read_jsonl(os.path.join(workdir, "sft", "metrics.jsonl"))) == 6

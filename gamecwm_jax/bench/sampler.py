@@ -36,215 +36,322 @@ from gamecwm_jax.model import Qwen2Config, count_params, init_params, load_pretr
 from gamecwm_jax.sampler import sample
 
 # Peak HBM bandwidth (bytes/s) by substring of `device_kind`.
-_BANDWIDTH = {"H200": 4.8e12, "H100": 3.35e12, "A100": 2.0e12, "L4": 0.3e12, "A10": 0.6e12,
-              "V100": 0.9e12, "TPU v5 lite": 0.82e12, "TPU v4": 1.2e12}
+_BANDWIDTH = {
+    "H200": 4.8e12,
+    "H100": 3.35e12,
+    "A100": 2.0e12,
+    "L4": 0.3e12,
+    "A10": 0.6e12,
+    "V100": 0.9e12,
+    "TPU v5 lite": 0.82e12,
+    "TPU v4": 1.2e12,
+}
 _CPU_BANDWIDTH = 20e9  # a rough figure for a small cloud VM; pass --bandwidth-gbs to override
 
 # ~41M parameters: big enough that matmuls, not Python, should dominate.
-SMALL = Qwen2Config(vocab_size=32768, hidden_size=512, intermediate_size=1536, num_hidden_layers=8,
-                    num_attention_heads=8, num_key_value_heads=2, rope_theta=1e6,
-                    max_position_embeddings=4096, tie_word_embeddings=True)
+SMALL = Qwen2Config(
+    vocab_size=32768,
+    hidden_size=512,
+    intermediate_size=1536,
+    num_hidden_layers=8,
+    num_attention_heads=8,
+    num_key_value_heads=2,
+    rope_theta=1e6,
+    max_position_embeddings=4096,
+    tie_word_embeddings=True,
+)
 # ~44M parameters in 24 thinner layers (Qwen2.5 has 24-36): per-layer overheads weigh more.
-DEEP = Qwen2Config(vocab_size=16384, hidden_size=384, intermediate_size=1024, num_hidden_layers=24,
-                   num_attention_heads=6, num_key_value_heads=2, rope_theta=1e6,
-                   max_position_embeddings=4096, tie_word_embeddings=True)
-TINY = Qwen2Config(vocab_size=512, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                   num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
-                   tie_word_embeddings=True)
+DEEP = Qwen2Config(
+    vocab_size=16384,
+    hidden_size=384,
+    intermediate_size=1024,
+    num_hidden_layers=24,
+    num_attention_heads=6,
+    num_key_value_heads=2,
+    rope_theta=1e6,
+    max_position_embeddings=4096,
+    tie_word_embeddings=True,
+)
+TINY = Qwen2Config(
+    vocab_size=512,
+    hidden_size=64,
+    intermediate_size=128,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    max_position_embeddings=4096,
+    tie_word_embeddings=True,
+)
 
 
 def default_bandwidth() -> float:
-  kind = jax.devices()[0].device_kind
-  for name, bw in _BANDWIDTH.items():
-    if name.lower() in kind.lower():
-      return bw
-  return _CPU_BANDWIDTH
+    kind = jax.devices()[0].device_kind
+    for name, bw in _BANDWIDTH.items():
+        if name.lower() in kind.lower():
+            return bw
+    return _CPU_BANDWIDTH
 
 
-def decode_bytes_per_step(cfg: Qwen2Config, params: Any, batch: int, prompt_len: int,
-                          new_tokens: int, kv_itemsize: int) -> float:
-  """Minimum HBM bytes one decode step reads: all weights + the mean filled KV cache.
+def decode_bytes_per_step(
+    cfg: Qwen2Config, params: Any, batch: int, prompt_len: int, new_tokens: int, kv_itemsize: int
+) -> float:
+    """Minimum HBM bytes one decode step reads: all weights + the mean filled KV cache.
 
-  An untied input embedding is only gathered (B rows), so it is left out; a
-  tied one is read in full by the LM head and counted.
-  """
-  read = params if cfg.tie_word_embeddings else {k: v for k, v in params.items() if k != "embed"}
-  weight_bytes = sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(read))
-  mean_slots = prompt_len + new_tokens / 2
-  kv_bytes = 2 * cfg.num_hidden_layers * batch * mean_slots * cfg.kv_dim * kv_itemsize
-  return float(weight_bytes + kv_bytes)
+    An untied input embedding is only gathered (B rows), so it is left out; a
+    tied one is read in full by the LM head and counted.
+    """
+    read = params if cfg.tie_word_embeddings else {k: v for k, v in params.items() if k != "embed"}
+    weight_bytes = sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(read))
+    mean_slots = prompt_len + new_tokens / 2
+    kv_bytes = 2 * cfg.num_hidden_layers * batch * mean_slots * cfg.kv_dim * kv_itemsize
+    return float(weight_bytes + kv_bytes)
 
 
 def medians(fns: dict[str, Callable[[], Any]], runs: int) -> dict[str, float]:
-  """Median wall seconds per function: one warm-up (compile) call, then `runs`
-  timed calls, one function after the other in this process.
+    """Median wall seconds per function: one warm-up (compile) call, then `runs`
+    timed calls, one function after the other in this process.
 
-  Not interleaved on purpose: alternating JAX and torch calls left torch's
-  OpenMP workers stalling behind XLA's thread pool on a 2-core machine (10x
-  slower transformers timings that measure contention, not generate).
-  """
-  out = {}
-  for name, fn in fns.items():
-    fn()
-    times = []
-    for _ in range(runs):
-      start = time.perf_counter()
-      fn()
-      times.append(time.perf_counter() - start)
-    out[name] = statistics.median(times)
-  return out
-
-
-def ours(params: Any, cfg: Qwen2Config, prompts: np.ndarray, new_tokens: int) -> Callable[[int], Any]:
-  """Runner of our sampler for n new tokens (fresh key per call)."""
-  ids = prompts.tolist()
-  calls = iter(range(1 << 30))
-
-  def run(n: int):
-    out = sample(params, cfg, ids, key=jax.random.key(next(calls)), max_new_tokens=n,
-                 temperature=1.0, eos_ids=(-1,), pad_id=0)  # no EOS: exactly n tokens per row
-    assert out.lengths.min() == n
+    Not interleaved on purpose: alternating JAX and torch calls left torch's
+    OpenMP workers stalling behind XLA's thread pool on a 2-core machine (10x
+    slower transformers timings that measure contention, not generate).
+    """
+    out = {}
+    for name, fn in fns.items():
+        fn()
+        times = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+        out[name] = statistics.median(times)
     return out
 
-  return run
+
+def ours(
+    params: Any, cfg: Qwen2Config, prompts: np.ndarray, new_tokens: int
+) -> Callable[[int], Any]:
+    """Runner of our sampler for n new tokens (fresh key per call)."""
+    ids = prompts.tolist()
+    calls = iter(range(1 << 30))
+
+    def run(n: int):
+        out = sample(
+            params,
+            cfg,
+            ids,
+            key=jax.random.key(next(calls)),
+            max_new_tokens=n,
+            temperature=1.0,
+            eos_ids=(-1,),
+            pad_id=0,
+        )  # no EOS: exactly n tokens per row
+        assert out.lengths.min() == n
+        return out
+
+    return run
 
 
-def hf_generate(model_dir: str, prompts: np.ndarray, new_tokens: int,
-                threads: int | None = None) -> Callable[[], Any]:
-  """Runner of transformers' sampling `generate` (its KV cache, fp32)."""
-  import torch
-  from transformers import Qwen2ForCausalLM
+def hf_generate(
+    model_dir: str, prompts: np.ndarray, new_tokens: int, threads: int | None = None
+) -> Callable[[], Any]:
+    """Runner of transformers' sampling `generate` (its KV cache, fp32)."""
+    import torch
+    from transformers import Qwen2ForCausalLM
 
-  if threads:
-    torch.set_num_threads(threads)
+    if threads:
+        torch.set_num_threads(threads)
 
-  model = Qwen2ForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
-  input_ids = torch.tensor(prompts, dtype=torch.long)
-  attention_mask = torch.ones_like(input_ids)
+    model = Qwen2ForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+    input_ids = torch.tensor(prompts, dtype=torch.long)
+    attention_mask = torch.ones_like(input_ids)
 
-  def run():
-    with torch.inference_mode():
-      out = model.generate(input_ids=input_ids, attention_mask=attention_mask, do_sample=True,
-                           temperature=1.0, top_k=0, top_p=1.0, max_new_tokens=new_tokens,
-                           min_new_tokens=new_tokens, eos_token_id=None, pad_token_id=0)
-    assert out.shape[1] == prompts.shape[1] + new_tokens
+    def run():
+        with torch.inference_mode():
+            out = model.generate(
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                do_sample=True,
+                temperature=1.0,
+                top_k=0,
+                top_p=1.0,
+                max_new_tokens=new_tokens,
+                min_new_tokens=new_tokens,
+                eos_token_id=None,
+                pad_token_id=0,
+            )
+        assert out.shape[1] == prompts.shape[1] + new_tokens
 
-  return run
+    return run
 
 
 def _save_hf_random(cfg: Qwen2Config, path: str) -> None:
-  """Random HF checkpoint with `cfg`'s shapes (so both sides share weights)."""
-  import torch
-  from transformers import Qwen2Config as HFConfig
-  from transformers import Qwen2ForCausalLM
+    """Random HF checkpoint with `cfg`'s shapes (so both sides share weights)."""
+    import torch
+    from transformers import Qwen2Config as HFConfig
+    from transformers import Qwen2ForCausalLM
 
-  torch.manual_seed(0)
-  hf_cfg = HFConfig(vocab_size=cfg.vocab_size, hidden_size=cfg.hidden_size,
-                    intermediate_size=cfg.intermediate_size,
-                    num_hidden_layers=cfg.num_hidden_layers,
-                    num_attention_heads=cfg.num_attention_heads,
-                    num_key_value_heads=cfg.num_key_value_heads,
-                    max_position_embeddings=cfg.max_position_embeddings,
-                    rope_theta=cfg.rope_theta, rms_norm_eps=cfg.rms_norm_eps,
-                    tie_word_embeddings=cfg.tie_word_embeddings)
-  Qwen2ForCausalLM(hf_cfg).save_pretrained(path)
+    torch.manual_seed(0)
+    hf_cfg = HFConfig(
+        vocab_size=cfg.vocab_size,
+        hidden_size=cfg.hidden_size,
+        intermediate_size=cfg.intermediate_size,
+        num_hidden_layers=cfg.num_hidden_layers,
+        num_attention_heads=cfg.num_attention_heads,
+        num_key_value_heads=cfg.num_key_value_heads,
+        max_position_embeddings=cfg.max_position_embeddings,
+        rope_theta=cfg.rope_theta,
+        rms_norm_eps=cfg.rms_norm_eps,
+        tie_word_embeddings=cfg.tie_word_embeddings,
+    )
+    Qwen2ForCausalLM(hf_cfg).save_pretrained(path)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-  on_gpu = jax.default_backend() == "gpu"
-  p = argparse.ArgumentParser(prog="python -m gamecwm_jax.bench.sampler", description=__doc__,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
-  p.add_argument("--preset", default="3b" if on_gpu else "small",
-                 help="small (~41M), deep (~44M, 24 layers), tiny, or a Qwen2.5 size: "
-                      "0.5b, 1.5b, 3b, 7b")
-  p.add_argument("--batch", type=int, default=None, help="default 64 (Qwen presets) / 8")
-  p.add_argument("--prompt-len", type=int, default=None, help="default 1024 / 128")
-  p.add_argument("--new-tokens", type=int, default=None, help="default 1024 / 128")
-  p.add_argument("--dtype", choices=("bfloat16", "float32"), default=None,
-                 help="default bfloat16 for Qwen presets, float32 otherwise")
-  p.add_argument("--runs", type=int, default=3, help="timed runs after warm-up (median)")
-  p.add_argument("--compare-hf", action=argparse.BooleanOptionalAction, default=None,
-                 help="also time transformers.generate (default: on for small/deep/tiny)")
-  p.add_argument("--torch-threads", type=int, default=None,
-                 help="torch.set_num_threads for the transformers side (default: torch's own)")
-  p.add_argument("--bandwidth-gbs", type=float, default=None,
-                 help="device memory bandwidth in GB/s (default: by device kind)")
-  p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-  args = p.parse_args(argv)
-  qwen = args.preset not in ("small", "deep", "tiny")
-  args.batch = args.batch or (64 if qwen else 8)
-  args.prompt_len = args.prompt_len or (1024 if qwen else 128)
-  args.new_tokens = args.new_tokens or (1024 if qwen else 128)
-  args.dtype = args.dtype or ("bfloat16" if qwen else "float32")
-  args.compare_hf = (not qwen) if args.compare_hf is None else args.compare_hf
-  return args
+    on_gpu = jax.default_backend() == "gpu"
+    p = argparse.ArgumentParser(
+        prog="python -m gamecwm_jax.bench.sampler",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--preset",
+        default="3b" if on_gpu else "small",
+        help="small (~41M), deep (~44M, 24 layers), tiny, or a Qwen2.5 size: 0.5b, 1.5b, 3b, 7b",
+    )
+    p.add_argument("--batch", type=int, default=None, help="default 64 (Qwen presets) / 8")
+    p.add_argument("--prompt-len", type=int, default=None, help="default 1024 / 128")
+    p.add_argument("--new-tokens", type=int, default=None, help="default 1024 / 128")
+    p.add_argument(
+        "--dtype",
+        choices=("bfloat16", "float32"),
+        default=None,
+        help="default bfloat16 for Qwen presets, float32 otherwise",
+    )
+    p.add_argument("--runs", type=int, default=3, help="timed runs after warm-up (median)")
+    p.add_argument(
+        "--compare-hf",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also time transformers.generate (default: on for small/deep/tiny)",
+    )
+    p.add_argument(
+        "--torch-threads",
+        type=int,
+        default=None,
+        help="torch.set_num_threads for the transformers side (default: torch's own)",
+    )
+    p.add_argument(
+        "--bandwidth-gbs",
+        type=float,
+        default=None,
+        help="device memory bandwidth in GB/s (default: by device kind)",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    args = p.parse_args(argv)
+    qwen = args.preset not in ("small", "deep", "tiny")
+    args.batch = args.batch or (64 if qwen else 8)
+    args.prompt_len = args.prompt_len or (1024 if qwen else 128)
+    args.new_tokens = args.new_tokens or (1024 if qwen else 128)
+    args.dtype = args.dtype or ("bfloat16" if qwen else "float32")
+    args.compare_hf = (not qwen) if args.compare_hf is None else args.compare_hf
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-  args = parse_args(argv)
-  cfg = {"small": SMALL, "deep": DEEP, "tiny": TINY}.get(args.preset) or preset(args.preset)
-  dtype = jnp.dtype(args.dtype)
-  prompts = np.random.default_rng(0).integers(0, cfg.vocab_size, (args.batch, args.prompt_len))
-  bandwidth = args.bandwidth_gbs * 1e9 if args.bandwidth_gbs else default_bandwidth()
+    args = parse_args(argv)
+    cfg = {"small": SMALL, "deep": DEEP, "tiny": TINY}.get(args.preset) or preset(args.preset)
+    dtype = jnp.dtype(args.dtype)
+    prompts = np.random.default_rng(0).integers(0, cfg.vocab_size, (args.batch, args.prompt_len))
+    bandwidth = args.bandwidth_gbs * 1e9 if args.bandwidth_gbs else default_bandwidth()
 
-  rows = []
-  with tempfile.TemporaryDirectory() as tmp:
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.compare_hf:
+            _save_hf_random(cfg, tmp)
+            cfg_loaded, params = load_pretrained(tmp, dtype=dtype)
+            cfg = Qwen2Config(**{**cfg_loaded.__dict__, "eos_token_id": None})
+        else:
+            params = init_params(jax.random.key(0), cfg, dtype)
+        run = ours(params, cfg, prompts, args.new_tokens)
+        fns = {"ours": lambda: run(args.new_tokens), "ours_prefill": lambda: run(1)}
+        if args.compare_hf:
+            fns["hf"] = hf_generate(tmp, prompts, args.new_tokens, args.torch_threads)
+        med = medians(fns, args.runs)
+        total_s, prefill_s = med["ours"], med["ours_prefill"]
+        # Timing noise can make the difference non-positive at toy sizes: report NaN.
+        decode_s = total_s - prefill_s if total_s > prefill_s else float("nan")
+        decode_step_s = decode_s / max(args.new_tokens - 1, 1)
+        step_bytes = decode_bytes_per_step(
+            cfg, params, args.batch, args.prompt_len, args.new_tokens, dtype.itemsize
+        )
+        rows.append(
+            dict(
+                impl="gamecwm_jax",
+                seconds=total_s,
+                tokens_per_s=args.batch * args.new_tokens / total_s,
+                prefill_s=prefill_s,
+                decode_step_ms=1e3 * decode_step_s,
+                roofline_fraction=step_bytes / bandwidth / decode_step_s,
+            )
+        )
+        if args.compare_hf:
+            rows.append(
+                dict(
+                    impl="transformers.generate",
+                    seconds=med["hf"],
+                    tokens_per_s=args.batch * args.new_tokens / med["hf"],
+                )
+            )
+
+    result = dict(
+        device=jax.devices()[0].device_kind,
+        backend=jax.default_backend(),
+        preset=args.preset,
+        params=count_params(params),
+        dtype=args.dtype,
+        batch=args.batch,
+        prompt_len=args.prompt_len,
+        new_tokens=args.new_tokens,
+        runs=args.runs,
+        bandwidth_gbs=bandwidth / 1e9,
+        torch_threads=args.torch_threads,
+        decode_bytes_per_step=step_bytes,
+        rows=rows,
+    )
     if args.compare_hf:
-      _save_hf_random(cfg, tmp)
-      cfg_loaded, params = load_pretrained(tmp, dtype=dtype)
-      cfg = Qwen2Config(**{**cfg_loaded.__dict__, "eos_token_id": None})
+        result["speedup_vs_hf"] = rows[0]["tokens_per_s"] / rows[1]["tokens_per_s"]
+    if args.json:
+        print(json.dumps(result))
     else:
-      params = init_params(jax.random.key(0), cfg, dtype)
-    run = ours(params, cfg, prompts, args.new_tokens)
-    fns = {"ours": lambda: run(args.new_tokens), "ours_prefill": lambda: run(1)}
-    if args.compare_hf:
-      fns["hf"] = hf_generate(tmp, prompts, args.new_tokens, args.torch_threads)
-    med = medians(fns, args.runs)
-    total_s, prefill_s = med["ours"], med["ours_prefill"]
-    # Timing noise can make the difference non-positive at toy sizes: report NaN.
-    decode_s = total_s - prefill_s if total_s > prefill_s else float("nan")
-    decode_step_s = decode_s / max(args.new_tokens - 1, 1)
-    step_bytes = decode_bytes_per_step(cfg, params, args.batch, args.prompt_len, args.new_tokens,
-                                       dtype.itemsize)
-    rows.append(dict(impl="gamecwm_jax", seconds=total_s,
-                     tokens_per_s=args.batch * args.new_tokens / total_s,
-                     prefill_s=prefill_s, decode_step_ms=1e3 * decode_step_s,
-                     roofline_fraction=step_bytes / bandwidth / decode_step_s))
-    if args.compare_hf:
-      rows.append(dict(impl="transformers.generate", seconds=med["hf"],
-                       tokens_per_s=args.batch * args.new_tokens / med["hf"]))
-
-  result = dict(device=jax.devices()[0].device_kind, backend=jax.default_backend(),
-                preset=args.preset, params=count_params(params), dtype=args.dtype,
-                batch=args.batch, prompt_len=args.prompt_len, new_tokens=args.new_tokens,
-                runs=args.runs, bandwidth_gbs=bandwidth / 1e9, torch_threads=args.torch_threads,
-                decode_bytes_per_step=step_bytes, rows=rows)
-  if args.compare_hf:
-    result["speedup_vs_hf"] = rows[0]["tokens_per_s"] / rows[1]["tokens_per_s"]
-  if args.json:
-    print(json.dumps(result))
-  else:
-    _print_table(result)
-  return result
+        _print_table(result)
+    return result
 
 
 def _print_table(r: dict[str, Any]) -> None:
-  print(f"device={r['device']} ({r['backend']})  preset={r['preset']}  "
+    print(
+        f"device={r['device']} ({r['backend']})  preset={r['preset']}  "
         f"params={r['params'] / 1e6:.1f}M  dtype={r['dtype']}  batch={r['batch']}  "
-        f"prompt={r['prompt_len']}  new={r['new_tokens']}  median of {r['runs']} runs")
-  print(f"{'impl':<24}{'seconds':>10}{'tokens/s':>12}{'prefill s':>11}{'step ms':>10}"
-        f"{'roofline':>10}")
-  for row in r["rows"]:
-    extra = ""
-    if "prefill_s" in row:
-      extra = (f"{row['prefill_s']:>11.3f}{row['decode_step_ms']:>10.2f}"
-               f"{row['roofline_fraction']:>9.1%}")
-    print(f"{row['impl']:<24}{row['seconds']:>10.3f}{row['tokens_per_s']:>12.1f}{extra}")
-  print(f"roofline: {r['decode_bytes_per_step'] / 1e6:.1f} MB read per decode step at "
-        f"{r['bandwidth_gbs']:.0f} GB/s")
-  if "speedup_vs_hf" in r:
-    print(f"speedup vs transformers.generate: {r['speedup_vs_hf']:.2f}x")
+        f"prompt={r['prompt_len']}  new={r['new_tokens']}  median of {r['runs']} runs"
+    )
+    print(
+        f"{'impl':<24}{'seconds':>10}{'tokens/s':>12}{'prefill s':>11}{'step ms':>10}"
+        f"{'roofline':>10}"
+    )
+    for row in r["rows"]:
+        extra = ""
+        if "prefill_s" in row:
+            extra = (
+                f"{row['prefill_s']:>11.3f}{row['decode_step_ms']:>10.2f}"
+                f"{row['roofline_fraction']:>9.1%}"
+            )
+        print(f"{row['impl']:<24}{row['seconds']:>10.3f}{row['tokens_per_s']:>12.1f}{extra}")
+    print(
+        f"roofline: {r['decode_bytes_per_step'] / 1e6:.1f} MB read per decode step at "
+        f"{r['bandwidth_gbs']:.0f} GB/s"
+    )
+    if "speedup_vs_hf" in r:
+        print(f"speedup vs transformers.generate: {r['speedup_vs_hf']:.2f}x")
 
 
 if __name__ == "__main__":
-  main(sys.argv[1:])
+    main(sys.argv[1:])

@@ -26,118 +26,139 @@ _SINGLE_FILE = "model.safetensors"
 
 
 class CheckpointError(ValueError):
-  """A checkpoint directory is missing files or holds inconsistent tensors."""
+    """A checkpoint directory is missing files or holds inconsistent tensors."""
 
 
 def _looks_like_hub_id(s: str) -> bool:
-  parts = s.split("/")
-  return (len(parts) == 2 and all(parts) and not s.startswith((".", "/", "~"))
-          and not os.path.exists(s))
+    parts = s.split("/")
+    return (
+        len(parts) == 2
+        and all(parts)
+        and not s.startswith((".", "/", "~"))
+        and not os.path.exists(s)
+    )
 
 
 def resolve_checkpoint(path_or_hub_id: str, download_dir: str = "checkpoints") -> str:
-  """Returns a local checkpoint directory, downloading a hub id if needed.
+    """Returns a local checkpoint directory, downloading a hub id if needed.
 
-  A hub id ("Qwen/Qwen2.5-3B-Instruct") maps to `download_dir/<name>`; an
-  existing complete download is reused without touching the network.
-  """
-  if os.path.isdir(path_or_hub_id):
-    return path_or_hub_id
-  if not _looks_like_hub_id(path_or_hub_id):
-    raise FileNotFoundError(f"checkpoint directory {path_or_hub_id!r} does not exist")
-  local = os.path.join(download_dir, path_or_hub_id.split("/")[1])
-  if os.path.isfile(os.path.join(local, "config.json")):
+    A hub id ("Qwen/Qwen2.5-3B-Instruct") maps to `download_dir/<name>`; an
+    existing complete download is reused without touching the network.
+    """
+    if os.path.isdir(path_or_hub_id):
+        return path_or_hub_id
+    if not _looks_like_hub_id(path_or_hub_id):
+        raise FileNotFoundError(f"checkpoint directory {path_or_hub_id!r} does not exist")
+    local = os.path.join(download_dir, path_or_hub_id.split("/")[1])
+    if os.path.isfile(os.path.join(local, "config.json")):
+        return local
+    hint = (
+        f"Download it on a machine with network access, e.g.\n"
+        f"  huggingface-cli download {path_or_hub_id} --local-dir {local}\n"
+        f"and pass --model {local}."
+    )
+    try:
+        from huggingface_hub import snapshot_download
+
+        snapshot_download(
+            repo_id=path_or_hub_id,
+            local_dir=local,
+            allow_patterns=["*.json", "*.safetensors", "*.txt", "tokenizer*", "*.model"],
+        )
+    except Exception as e:  # offline, unknown repo, auth, ...
+        raise RuntimeError(
+            f"could not download {path_or_hub_id!r} ({type(e).__name__}: {e}).\n{hint}"
+        ) from e
     return local
-  hint = (f"Download it on a machine with network access, e.g.\n"
-          f"  huggingface-cli download {path_or_hub_id} --local-dir {local}\n"
-          f"and pass --model {local}.")
-  try:
-    from huggingface_hub import snapshot_download
-
-    snapshot_download(repo_id=path_or_hub_id, local_dir=local,
-                      allow_patterns=["*.json", "*.safetensors", "*.txt", "tokenizer*", "*.model"])
-  except Exception as e:  # offline, unknown repo, auth, ...
-    raise RuntimeError(f"could not download {path_or_hub_id!r} ({type(e).__name__}: {e}).\n{hint}") from e
-  return local
 
 
 def _weight_map(ckpt_dir: str) -> dict[str, str]:
-  """Tensor name -> safetensors file (single-file or sharded checkpoints)."""
-  index = os.path.join(ckpt_dir, _INDEX_FILE)
-  if os.path.isfile(index):
-    with open(index) as f:
-      try:
-        weight_map = json.load(f)["weight_map"]
-      except (json.JSONDecodeError, KeyError) as e:
-        raise CheckpointError(f"{index} is not a valid safetensors index: {e}") from e
-    return {k: os.path.join(ckpt_dir, v) for k, v in weight_map.items()}
-  single = os.path.join(ckpt_dir, _SINGLE_FILE)
-  if not os.path.isfile(single):
-    raise FileNotFoundError(f"{ckpt_dir} has neither {_SINGLE_FILE} nor {_INDEX_FILE}")
-  with _open(single) as f:
-    return {name: single for name in f.keys()}
+    """Tensor name -> safetensors file (single-file or sharded checkpoints)."""
+    index = os.path.join(ckpt_dir, _INDEX_FILE)
+    if os.path.isfile(index):
+        with open(index) as f:
+            try:
+                weight_map = json.load(f)["weight_map"]
+            except (json.JSONDecodeError, KeyError) as e:
+                raise CheckpointError(f"{index} is not a valid safetensors index: {e}") from e
+        return {k: os.path.join(ckpt_dir, v) for k, v in weight_map.items()}
+    single = os.path.join(ckpt_dir, _SINGLE_FILE)
+    if not os.path.isfile(single):
+        raise FileNotFoundError(f"{ckpt_dir} has neither {_SINGLE_FILE} nor {_INDEX_FILE}")
+    with _open(single) as f:
+        return {name: single for name in f.keys()}
 
 
 def _open(path: str):
-  """safe_open with a clear error for missing or truncated/corrupt files."""
-  from safetensors import safe_open
+    """safe_open with a clear error for missing or truncated/corrupt files."""
+    from safetensors import safe_open
 
-  if not os.path.isfile(path):
-    raise FileNotFoundError(f"safetensors file missing: {path}")
-  try:
-    return safe_open(path, framework="flax")
-  except Exception as e:
-    raise CheckpointError(f"cannot read safetensors file {path} (truncated or corrupt?): {e}") from e
-
-
-def load_pretrained(path_or_hub_id: str, dtype: Any = jnp.bfloat16,
-                    download_dir: str = "checkpoints") -> tuple[Qwen2Config, Params]:
-  """Loads (config, params) from an HF Qwen2 checkpoint dir or hub id.
-
-  Raises FileNotFoundError for a missing directory/config/weights file and
-  CheckpointError (a ValueError) naming the tensor or file for missing,
-  wrong-shaped or unreadable tensors.
-  """
-  ckpt_dir = resolve_checkpoint(path_or_hub_id, download_dir)
-  if not os.path.isfile(os.path.join(ckpt_dir, "config.json")):
-    raise FileNotFoundError(f"{ckpt_dir} has no config.json (not a Hugging Face checkpoint?)")
-  cfg = Qwen2Config.from_hf_json(ckpt_dir)
-  weight_map = _weight_map(ckpt_dir)
-  shapes = param_shapes(cfg)
-
-  with contextlib.ExitStack() as stack:
-    handles: dict[str, Any] = {}
-
-    def read(name: str, expected: tuple[int, ...], transpose: bool) -> jax.Array:
-      """One tensor, shape-checked, as `dtype` in our layout."""
-      file = weight_map.get(name)
-      if file is None:
-        raise CheckpointError(f"tensor {name!r} missing from checkpoint {ckpt_dir}")
-      if file not in handles:
-        handles[file] = stack.enter_context(_open(file))
-      hf_shape = tuple(reversed(expected)) if transpose else tuple(expected)
-      try:
-        got = tuple(handles[file].get_slice(name).get_shape())
-      except Exception as e:
-        raise CheckpointError(f"tensor {name!r} missing from {file}: {e}") from e
-      if got != hf_shape:
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"safetensors file missing: {path}")
+    try:
+        return safe_open(path, framework="flax")
+    except Exception as e:
         raise CheckpointError(
-            f"tensor {name!r} in {file} has shape {got}, expected {hf_shape} from config.json")
-      try:
-        x = handles[file].get_tensor(name)
-      except Exception as e:
-        raise CheckpointError(f"cannot read tensor {name!r} from {file}: {e}") from e
-      x = x.astype(dtype)
-      return x.T if transpose else x
+            f"cannot read safetensors file {path} (truncated or corrupt?): {e}"
+        ) from e
 
-    params: Params = {"embed": read("model.embed_tokens.weight", shapes["embed"], False),
-                      "final_norm": read("model.norm.weight", shapes["final_norm"], False)}
-    if not cfg.tie_word_embeddings:
-      params["lm_head"] = read("lm_head.weight", shapes["lm_head"], True)
-    layers = {}
-    for leaf, (suffix, transpose) in LAYER_HF_NAMES.items():
-      per_layer = shapes["layers"][leaf][1:]
-      layers[leaf] = jnp.stack([read(f"model.layers.{i}.{suffix}", per_layer, transpose)
-                                for i in range(cfg.num_hidden_layers)])
-    params["layers"] = layers
-  return cfg, params
+
+def load_pretrained(
+    path_or_hub_id: str, dtype: Any = jnp.bfloat16, download_dir: str = "checkpoints"
+) -> tuple[Qwen2Config, Params]:
+    """Loads (config, params) from an HF Qwen2 checkpoint dir or hub id.
+
+    Raises FileNotFoundError for a missing directory/config/weights file and
+    CheckpointError (a ValueError) naming the tensor or file for missing,
+    wrong-shaped or unreadable tensors.
+    """
+    ckpt_dir = resolve_checkpoint(path_or_hub_id, download_dir)
+    if not os.path.isfile(os.path.join(ckpt_dir, "config.json")):
+        raise FileNotFoundError(f"{ckpt_dir} has no config.json (not a Hugging Face checkpoint?)")
+    cfg = Qwen2Config.from_hf_json(ckpt_dir)
+    weight_map = _weight_map(ckpt_dir)
+    shapes = param_shapes(cfg)
+
+    with contextlib.ExitStack() as stack:
+        handles: dict[str, Any] = {}
+
+        def read(name: str, expected: tuple[int, ...], transpose: bool) -> jax.Array:
+            """One tensor, shape-checked, as `dtype` in our layout."""
+            file = weight_map.get(name)
+            if file is None:
+                raise CheckpointError(f"tensor {name!r} missing from checkpoint {ckpt_dir}")
+            if file not in handles:
+                handles[file] = stack.enter_context(_open(file))
+            hf_shape = tuple(reversed(expected)) if transpose else tuple(expected)
+            try:
+                got = tuple(handles[file].get_slice(name).get_shape())
+            except Exception as e:
+                raise CheckpointError(f"tensor {name!r} missing from {file}: {e}") from e
+            if got != hf_shape:
+                raise CheckpointError(
+                    f"tensor {name!r} in {file} has shape {got}, expected {hf_shape} from config.json"
+                )
+            try:
+                x = handles[file].get_tensor(name)
+            except Exception as e:
+                raise CheckpointError(f"cannot read tensor {name!r} from {file}: {e}") from e
+            x = x.astype(dtype)
+            return x.T if transpose else x
+
+        params: Params = {
+            "embed": read("model.embed_tokens.weight", shapes["embed"], False),
+            "final_norm": read("model.norm.weight", shapes["final_norm"], False),
+        }
+        if not cfg.tie_word_embeddings:
+            params["lm_head"] = read("lm_head.weight", shapes["lm_head"], True)
+        layers = {}
+        for leaf, (suffix, transpose) in LAYER_HF_NAMES.items():
+            per_layer = shapes["layers"][leaf][1:]
+            layers[leaf] = jnp.stack(
+                [
+                    read(f"model.layers.{i}.{suffix}", per_layer, transpose)
+                    for i in range(cfg.num_hidden_layers)
+                ]
+            )
+        params["layers"] = layers
+    return cfg, params

@@ -44,154 +44,177 @@ _CONFIG_FILE = "adapter_config.json"
 
 
 def resolve_targets(targets: tuple[str, ...] | list[str]) -> tuple[str, ...]:
-  """Expands target patterns to canonical names, in TARGETS order.
+    """Expands target patterns to canonical names, in TARGETS order.
 
-  Each entry may be a canonical name ("q"), an HF name ("q_proj"), a group
-  ("attn", "mlp", "all") or an fnmatch glob ("*_proj", "[qv]"). An entry that
-  matches nothing is an error: a typo would otherwise silently train no
-  adapter at all.
-  """
-  if isinstance(targets, str):
-    targets = (targets,)
-  chosen: set[str] = set()
-  for pattern in targets:
-    hits = set(_GROUPS.get(pattern, ()))
-    for name, aliases in _ALIASES.items():
-      if any(fnmatch.fnmatchcase(a, pattern) for a in aliases):
-        hits.add(name)
-    if not hits:
-      raise ValueError(
-          f"LoRA target {pattern!r} matched no module; valid targets: "
-          f"{', '.join(TARGETS)} (or *_proj names, 'attn', 'mlp', 'all', globs)")
-    chosen |= hits
-  if not chosen:
-    raise ValueError("LoRA targets are empty")
-  return tuple(t for t in TARGETS if t in chosen)
+    Each entry may be a canonical name ("q"), an HF name ("q_proj"), a group
+    ("attn", "mlp", "all") or an fnmatch glob ("*_proj", "[qv]"). An entry that
+    matches nothing is an error: a typo would otherwise silently train no
+    adapter at all.
+    """
+    if isinstance(targets, str):
+        targets = (targets,)
+    chosen: set[str] = set()
+    for pattern in targets:
+        hits = set(_GROUPS.get(pattern, ()))
+        for name, aliases in _ALIASES.items():
+            if any(fnmatch.fnmatchcase(a, pattern) for a in aliases):
+                hits.add(name)
+        if not hits:
+            raise ValueError(
+                f"LoRA target {pattern!r} matched no module; valid targets: "
+                f"{', '.join(TARGETS)} (or *_proj names, 'attn', 'mlp', 'all', globs)"
+            )
+        chosen |= hits
+    if not chosen:
+        raise ValueError("LoRA targets are empty")
+    return tuple(t for t in TARGETS if t in chosen)
 
 
 @dataclasses.dataclass(frozen=True)
 class LoraConfig:
-  """Adapter hyper-parameters (frozen: usable as a jit static argument)."""
+    """Adapter hyper-parameters (frozen: usable as a jit static argument)."""
 
-  rank: int = 16
-  alpha: float = 32.0
-  dropout: float = 0.0
-  targets: tuple[str, ...] = TARGETS
+    rank: int = 16
+    alpha: float = 32.0
+    dropout: float = 0.0
+    targets: tuple[str, ...] = TARGETS
 
-  def __post_init__(self):
-    object.__setattr__(self, "targets", resolve_targets(tuple(self.targets)))
-    if self.rank <= 0:
-      raise ValueError(f"LoRA rank must be positive, got {self.rank}")
-    if not 0.0 <= self.dropout < 1.0:
-      raise ValueError(f"LoRA dropout must be in [0, 1), got {self.dropout}")
+    def __post_init__(self):
+        object.__setattr__(self, "targets", resolve_targets(tuple(self.targets)))
+        if self.rank <= 0:
+            raise ValueError(f"LoRA rank must be positive, got {self.rank}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"LoRA dropout must be in [0, 1), got {self.dropout}")
 
 
 def scale(lora_cfg: LoraConfig) -> float:
-  return lora_cfg.alpha / lora_cfg.rank
+    return lora_cfg.alpha / lora_cfg.rank
 
 
 def stacked_lora(lora: Params | None, lora_cfg: LoraConfig | None) -> Params:
-  """The per-target {a, b} dict that `forward` scans over ({} without LoRA)."""
-  if lora is None:
-    return {}
-  if lora_cfg is None:
-    raise ValueError("lora params were given without a lora_cfg")
-  unknown = set(lora) - set(TARGETS)
-  if unknown:
-    raise ValueError(f"unknown LoRA targets in params: {sorted(unknown)}")
-  return lora
+    """The per-target {a, b} dict that `forward` scans over ({} without LoRA)."""
+    if lora is None:
+        return {}
+    if lora_cfg is None:
+        raise ValueError("lora params were given without a lora_cfg")
+    unknown = set(lora) - set(TARGETS)
+    if unknown:
+        raise ValueError(f"unknown LoRA targets in params: {sorted(unknown)}")
+    return lora
 
 
-def lora_delta(x: jax.Array, ab: Params, scale_: float, dropout: float,
-               key: jax.Array | None) -> jax.Array:
-  """(dropout(x) @ A @ B) * scale, computed in x's dtype.
+def lora_delta(
+    x: jax.Array, ab: Params, scale_: float, dropout: float, key: jax.Array | None
+) -> jax.Array:
+    """(dropout(x) @ A @ B) * scale, computed in x's dtype.
 
-  Goes through the rank-r bottleneck first so the cost is O(r (D_in + D_out))
-  per token; A and B are cast to the activation dtype so fp32 adapters can
-  drive a bf16 base.
-  """
-  if key is not None and dropout > 0.0:
-    keep = jax.random.bernoulli(key, 1.0 - dropout, x.shape)
-    x = jnp.where(keep, x / (1.0 - dropout), 0).astype(x.dtype)
-  return ((x @ ab["a"].astype(x.dtype)) @ ab["b"].astype(x.dtype)) * jnp.asarray(scale_, x.dtype)
+    Goes through the rank-r bottleneck first so the cost is O(r (D_in + D_out))
+    per token; A and B are cast to the activation dtype so fp32 adapters can
+    drive a bf16 base.
+    """
+    if key is not None and dropout > 0.0:
+        keep = jax.random.bernoulli(key, 1.0 - dropout, x.shape)
+        x = jnp.where(keep, x / (1.0 - dropout), 0).astype(x.dtype)
+    return ((x @ ab["a"].astype(x.dtype)) @ ab["b"].astype(x.dtype)) * jnp.asarray(scale_, x.dtype)
 
 
-def init_lora(key: jax.Array, params: Params, cfg: Any, lora_cfg: LoraConfig,
-              dtype: Any = jnp.float32) -> Params:
-  """Fresh adapter for every targeted projection of every layer.
+def init_lora(
+    key: jax.Array, params: Params, cfg: Any, lora_cfg: LoraConfig, dtype: Any = jnp.float32
+) -> Params:
+    """Fresh adapter for every targeted projection of every layer.
 
-  A ~ U(-1/sqrt(D_in), 1/sqrt(D_in)) (PEFT's default), B = 0, so the model
-  is unchanged at init. Logs how many modules were adapted.
-  """
-  layers = params["layers"]
-  lora: Params = {}
-  for t in resolve_targets(lora_cfg.targets):
-    w = layers.get(f"{t}_w")
-    if w is None:
-      raise ValueError(f"LoRA target {t!r} has no weight '{t}_w' in params['layers']")
-    n_layers, d_in, d_out = w.shape
-    bound = 1.0 / np.sqrt(d_in)
-    a = jax.random.uniform(jax.random.fold_in(key, TARGET_INDEX[t]), (n_layers, d_in, lora_cfg.rank),
-                           jnp.float32, -bound, bound)
-    lora[t] = {"a": a.astype(dtype), "b": jnp.zeros((n_layers, lora_cfg.rank, d_out), dtype)}
-  logging.info("LoRA: adapted %d modules (%d layers x %s), %d trainable params",
-               lora_module_count(lora), cfg.num_hidden_layers, list(lora),
-               sum(int(x.size) for x in jax.tree.leaves(lora)))
-  return lora
+    A ~ U(-1/sqrt(D_in), 1/sqrt(D_in)) (PEFT's default), B = 0, so the model
+    is unchanged at init. Logs how many modules were adapted.
+    """
+    layers = params["layers"]
+    lora: Params = {}
+    for t in resolve_targets(lora_cfg.targets):
+        w = layers.get(f"{t}_w")
+        if w is None:
+            raise ValueError(f"LoRA target {t!r} has no weight '{t}_w' in params['layers']")
+        n_layers, d_in, d_out = w.shape
+        bound = 1.0 / np.sqrt(d_in)
+        a = jax.random.uniform(
+            jax.random.fold_in(key, TARGET_INDEX[t]),
+            (n_layers, d_in, lora_cfg.rank),
+            jnp.float32,
+            -bound,
+            bound,
+        )
+        lora[t] = {"a": a.astype(dtype), "b": jnp.zeros((n_layers, lora_cfg.rank, d_out), dtype)}
+    logging.info(
+        "LoRA: adapted %d modules (%d layers x %s), %d trainable params",
+        lora_module_count(lora),
+        cfg.num_hidden_layers,
+        list(lora),
+        sum(int(x.size) for x in jax.tree.leaves(lora)),
+    )
+    return lora
 
 
 def lora_module_count(lora: Params) -> int:
-  """Number of adapted linear layers (targets x layers)."""
-  return sum(int(ab["a"].shape[0]) for ab in lora.values())
+    """Number of adapted linear layers (targets x layers)."""
+    return sum(int(ab["a"].shape[0]) for ab in lora.values())
 
 
 def merge_lora(params: Params, lora: Params, lora_cfg: LoraConfig) -> Params:
-  """Base params with W + scale * A @ B folded in (for export / fast sampling).
+    """Base params with W + scale * A @ B folded in (for export / fast sampling).
 
-  Only the adapted leaves are new arrays; all others are shared with `params`.
-  """
-  layers = dict(params["layers"])
-  s = scale(lora_cfg)
-  for t, ab in lora.items():
-    w = layers[f"{t}_w"]
-    delta = jnp.einsum("lir,lro->lio", ab["a"].astype(jnp.float32), ab["b"].astype(jnp.float32))
-    layers[f"{t}_w"] = (w.astype(jnp.float32) + s * delta).astype(w.dtype)
-  return {**params, "layers": layers}
+    Only the adapted leaves are new arrays; all others are shared with `params`.
+    """
+    layers = dict(params["layers"])
+    s = scale(lora_cfg)
+    for t, ab in lora.items():
+        w = layers[f"{t}_w"]
+        delta = jnp.einsum("lir,lro->lio", ab["a"].astype(jnp.float32), ab["b"].astype(jnp.float32))
+        layers[f"{t}_w"] = (w.astype(jnp.float32) + s * delta).astype(w.dtype)
+    return {**params, "layers": layers}
 
 
 def save_lora(path: str, lora: Params, lora_cfg: LoraConfig) -> None:
-  """Writes `path/adapter.safetensors` (fp32) and `path/adapter_config.json`."""
-  from safetensors.numpy import save_file
+    """Writes `path/adapter.safetensors` (fp32) and `path/adapter_config.json`."""
+    from safetensors.numpy import save_file
 
-  os.makedirs(path, exist_ok=True)
-  tensors = {f"{t}.{m}": np.asarray(jnp.asarray(x, jnp.float32)) for t, ab in lora.items()
-             for m, x in ab.items()}
-  dtypes = {str(jnp.asarray(x).dtype) for ab in lora.values() for x in ab.values()}
-  meta = {**dataclasses.asdict(lora_cfg), "targets": list(lora_cfg.targets),
-          "dtype": dtypes.pop() if len(dtypes) == 1 else "float32", "format": "gamecwm_jax.lora.v1"}
-  save_file(tensors, os.path.join(path, _WEIGHTS_FILE))
-  with open(os.path.join(path, _CONFIG_FILE), "w") as f:
-    json.dump(meta, f, indent=2)
+    os.makedirs(path, exist_ok=True)
+    tensors = {
+        f"{t}.{m}": np.asarray(jnp.asarray(x, jnp.float32))
+        for t, ab in lora.items()
+        for m, x in ab.items()
+    }
+    dtypes = {str(jnp.asarray(x).dtype) for ab in lora.values() for x in ab.values()}
+    meta = {
+        **dataclasses.asdict(lora_cfg),
+        "targets": list(lora_cfg.targets),
+        "dtype": dtypes.pop() if len(dtypes) == 1 else "float32",
+        "format": "gamecwm_jax.lora.v1",
+    }
+    save_file(tensors, os.path.join(path, _WEIGHTS_FILE))
+    with open(os.path.join(path, _CONFIG_FILE), "w") as f:
+        json.dump(meta, f, indent=2)
 
 
 def load_lora(path: str) -> tuple[Params, LoraConfig]:
-  """Reads an adapter written by `save_lora`; returns (lora, lora_cfg)."""
-  from safetensors import safe_open
+    """Reads an adapter written by `save_lora`; returns (lora, lora_cfg)."""
+    from safetensors import safe_open
 
-  cfg_path, w_path = os.path.join(path, _CONFIG_FILE), os.path.join(path, _WEIGHTS_FILE)
-  for p in (cfg_path, w_path):
-    if not os.path.isfile(p):
-      raise FileNotFoundError(f"LoRA adapter file missing: {p}")
-  with open(cfg_path) as f:
-    meta = json.load(f)
-  lora_cfg = LoraConfig(rank=int(meta["rank"]), alpha=float(meta["alpha"]),
-                        dropout=float(meta.get("dropout", 0.0)), targets=tuple(meta["targets"]))
-  dtype = jnp.dtype(meta.get("dtype", "float32"))
-  lora: Params = {}
-  try:
-    with safe_open(w_path, framework="numpy") as f:
-      for t in lora_cfg.targets:
-        lora[t] = {m: jnp.asarray(f.get_tensor(f"{t}.{m}"), dtype) for m in ("a", "b")}
-  except Exception as e:  # safetensors raises its own error types
-    raise ValueError(f"cannot read LoRA adapter {w_path}: {e}") from e
-  return lora, lora_cfg
+    cfg_path, w_path = os.path.join(path, _CONFIG_FILE), os.path.join(path, _WEIGHTS_FILE)
+    for p in (cfg_path, w_path):
+        if not os.path.isfile(p):
+            raise FileNotFoundError(f"LoRA adapter file missing: {p}")
+    with open(cfg_path) as f:
+        meta = json.load(f)
+    lora_cfg = LoraConfig(
+        rank=int(meta["rank"]),
+        alpha=float(meta["alpha"]),
+        dropout=float(meta.get("dropout", 0.0)),
+        targets=tuple(meta["targets"]),
+    )
+    dtype = jnp.dtype(meta.get("dtype", "float32"))
+    lora: Params = {}
+    try:
+        with safe_open(w_path, framework="numpy") as f:
+            for t in lora_cfg.targets:
+                lora[t] = {m: jnp.asarray(f.get_tensor(f"{t}.{m}"), dtype) for m in ("a", "b")}
+    except Exception as e:  # safetensors raises its own error types
+        raise ValueError(f"cannot read LoRA adapter {w_path}: {e}") from e
+    return lora, lora_cfg

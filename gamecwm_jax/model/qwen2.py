@@ -74,248 +74,298 @@ LAYER_HF_NAMES: dict[str, tuple[str, bool]] = {
 
 
 def param_shapes(cfg: Qwen2Config) -> Params:
-  """Shapes of every parameter in our layout; the single source of truth for
-  `init_params` and for the checkpoint loader's shape checks (the modules'
-  declarations are tested against it)."""
-  d, f, l = cfg.hidden_size, cfg.intermediate_size, cfg.num_hidden_layers
-  layers = {
-      "attn_norm": (l, d),
-      "q_w": (l, d, cfg.q_dim),
-      "q_b": (l, cfg.q_dim),
-      "k_w": (l, d, cfg.kv_dim),
-      "k_b": (l, cfg.kv_dim),
-      "v_w": (l, d, cfg.kv_dim),
-      "v_b": (l, cfg.kv_dim),
-      "o_w": (l, cfg.q_dim, d),
-      "mlp_norm": (l, d),
-      "gate_w": (l, d, f),
-      "up_w": (l, d, f),
-      "down_w": (l, f, d),
-  }
-  shapes: Params = {"embed": (cfg.vocab_size, d), "layers": layers, "final_norm": (d,)}
-  if not cfg.tie_word_embeddings:
-    shapes["lm_head"] = (d, cfg.vocab_size)
-  return shapes
+    """Shapes of every parameter in our layout; the single source of truth for
+    `init_params` and for the checkpoint loader's shape checks (the modules'
+    declarations are tested against it)."""
+    d, f, l = cfg.hidden_size, cfg.intermediate_size, cfg.num_hidden_layers
+    layers = {
+        "attn_norm": (l, d),
+        "q_w": (l, d, cfg.q_dim),
+        "q_b": (l, cfg.q_dim),
+        "k_w": (l, d, cfg.kv_dim),
+        "k_b": (l, cfg.kv_dim),
+        "v_w": (l, d, cfg.kv_dim),
+        "v_b": (l, cfg.kv_dim),
+        "o_w": (l, cfg.q_dim, d),
+        "mlp_norm": (l, d),
+        "gate_w": (l, d, f),
+        "up_w": (l, d, f),
+        "down_w": (l, f, d),
+    }
+    shapes: Params = {"embed": (cfg.vocab_size, d), "layers": layers, "final_norm": (d,)}
+    if not cfg.tie_word_embeddings:
+        shapes["lm_head"] = (d, cfg.vocab_size)
+    return shapes
 
 
 def _initializer(name: str, dtype: Any) -> Callable[[jax.Array, tuple[int, ...]], jax.Array]:
-  """Init of parameter `name`: ones for norm scales, else N(0, 0.02) drawn in
-  fp32 then cast; roughly what a trained checkpoint looks like numerically."""
-  def init(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
-    if "norm" in name:
-      return jnp.ones(shape, dtype)
-    return (0.02 * jax.random.normal(key, shape, jnp.float32)).astype(dtype)
-  return init
+    """Init of parameter `name`: ones for norm scales, else N(0, 0.02) drawn in
+    fp32 then cast; roughly what a trained checkpoint looks like numerically."""
+
+    def init(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
+        if "norm" in name:
+            return jnp.ones(shape, dtype)
+        return (0.02 * jax.random.normal(key, shape, jnp.float32)).astype(dtype)
+
+    return init
 
 
 def _param(module: nn.Module, name: str, *shape: int) -> jax.Array:
-  """Declares (at init) or fetches (at apply) parameter `name` of `module`."""
-  return module.param(name, _initializer(name, module.param_dtype), shape)
+    """Declares (at init) or fetches (at apply) parameter `name` of `module`."""
+    return module.param(name, _initializer(name, module.param_dtype), shape)
 
 
 @functools.partial(jax.jit, static_argnums=(1, 2))
 def init_params(key: jax.Array, cfg: Qwen2Config, dtype: Any = jnp.bfloat16) -> Params:
-  """Random weights with real shapes (benchmarks, smoke tests).
+    """Random weights with real shapes (benchmarks, smoke tests).
 
-  Same initialisers as `Qwen2(cfg, param_dtype=dtype).init`, but one key per
-  leaf split from `key`, so seeded recipes and tests keep their exact values.
-  Jitted so the whole tree is one compiled program, not one per leaf.
-  """
-  flat, treedef = jax.tree_util.tree_flatten_with_path(
-      param_shapes(cfg), is_leaf=lambda x: isinstance(x, tuple))
-  keys = jax.random.split(key, len(flat))
-  return jax.tree.unflatten(treedef, [_initializer(jax.tree_util.keystr(path), dtype)(k, shape)
-                                      for (path, shape), k in zip(flat, keys)])
+    Same initialisers as `Qwen2(cfg, param_dtype=dtype).init`, but one key per
+    leaf split from `key`, so seeded recipes and tests keep their exact values.
+    Jitted so the whole tree is one compiled program, not one per leaf.
+    """
+    flat, treedef = jax.tree_util.tree_flatten_with_path(
+        param_shapes(cfg), is_leaf=lambda x: isinstance(x, tuple)
+    )
+    keys = jax.random.split(key, len(flat))
+    return jax.tree.unflatten(
+        treedef,
+        [
+            _initializer(jax.tree_util.keystr(path), dtype)(k, shape)
+            for (path, shape), k in zip(flat, keys)
+        ],
+    )
 
 
 def count_params(params: Params) -> int:
-  """Total number of scalars in a pytree (base params or LoRA params)."""
-  return sum(int(x.size) for x in jax.tree.leaves(params))
+    """Total number of scalars in a pytree (base params or LoRA params)."""
+    return sum(int(x.size) for x in jax.tree.leaves(params))
 
 
 def init_cache(cfg: Qwen2Config, batch: int, max_len: int, dtype: Any = jnp.bfloat16) -> Cache:
-  """Preallocated KV cache.
+    """Preallocated KV cache.
 
-  k, v:  [L, B, K, S, H]  keys/values per layer, kv head and cache slot.
-  mask:  [B, S] bool      slot holds a real (non-pad) token.
-  index: int32 scalar     next slot to write; all rows share it because
-                          prompts are left-padded to a common length.
+    k, v:  [L, B, K, S, H]  keys/values per layer, kv head and cache slot.
+    mask:  [B, S] bool      slot holds a real (non-pad) token.
+    index: int32 scalar     next slot to write; all rows share it because
+                            prompts are left-padded to a common length.
 
-  Slots sit next to the head dim (not next to the batch dim) so one layer's
-  [B, K, S, H] slice is already in the layout of the two attention matmuls
-  (batch dims B, K): reading it needs no transpose, which on CPU was a full
-  copy of every layer's cache per decode step.
-  """
-  shape = (cfg.num_hidden_layers, batch, cfg.num_key_value_heads, max_len, cfg.head_dim)
-  return {
-      "k": jnp.zeros(shape, dtype),
-      "v": jnp.zeros(shape, dtype),
-      "mask": jnp.zeros((batch, max_len), jnp.bool_),
-      "index": jnp.zeros((), jnp.int32),
-  }
+    Slots sit next to the head dim (not next to the batch dim) so one layer's
+    [B, K, S, H] slice is already in the layout of the two attention matmuls
+    (batch dims B, K): reading it needs no transpose, which on CPU was a full
+    copy of every layer's cache per decode step.
+    """
+    shape = (cfg.num_hidden_layers, batch, cfg.num_key_value_heads, max_len, cfg.head_dim)
+    return {
+        "k": jnp.zeros(shape, dtype),
+        "v": jnp.zeros(shape, dtype),
+        "mask": jnp.zeros((batch, max_len), jnp.bool_),
+        "index": jnp.zeros((), jnp.int32),
+    }
 
 
 def rms_norm(x_btd: jax.Array, scale_d: jax.Array, eps: float) -> jax.Array:
-  """RMSNorm with fp32 statistics, then cast back before the scale (as HF)."""
-  x = x_btd.astype(jnp.float32)
-  x = x * jax.lax.rsqrt(jnp.mean(x * x, axis=-1, keepdims=True) + eps)
-  return scale_d * x.astype(x_btd.dtype)
+    """RMSNorm with fp32 statistics, then cast back before the scale (as HF)."""
+    x = x_btd.astype(jnp.float32)
+    x = x * jax.lax.rsqrt(jnp.mean(x * x, axis=-1, keepdims=True) + eps)
+    return scale_d * x.astype(x_btd.dtype)
 
 
-def rope_sin_cos(positions_bt: jax.Array, head_dim: int, theta: float) -> tuple[jax.Array, jax.Array]:
-  """fp32 sin/cos tables [B, T, H] for the half-split ("rotate_half") RoPE."""
-  inv_freq = 1.0 / (theta ** (jnp.arange(0, head_dim, 2, dtype=jnp.float32) / head_dim))
-  ang_bth = positions_bt.astype(jnp.float32)[..., None] * inv_freq
-  ang_bth = jnp.concatenate([ang_bth, ang_bth], axis=-1)
-  return jnp.sin(ang_bth), jnp.cos(ang_bth)
+def rope_sin_cos(
+    positions_bt: jax.Array, head_dim: int, theta: float
+) -> tuple[jax.Array, jax.Array]:
+    """fp32 sin/cos tables [B, T, H] for the half-split ("rotate_half") RoPE."""
+    inv_freq = 1.0 / (theta ** (jnp.arange(0, head_dim, 2, dtype=jnp.float32) / head_dim))
+    ang_bth = positions_bt.astype(jnp.float32)[..., None] * inv_freq
+    ang_bth = jnp.concatenate([ang_bth, ang_bth], axis=-1)
+    return jnp.sin(ang_bth), jnp.cos(ang_bth)
 
 
 def apply_rope(x_btnh: jax.Array, sin_bth: jax.Array, cos_bth: jax.Array) -> jax.Array:
-  """Rotates head vectors by position (in fp32: bf16 angles drift at long positions)."""
-  x = x_btnh.astype(jnp.float32)
-  x1, x2 = jnp.split(x, 2, axis=-1)
-  rotated = jnp.concatenate([-x2, x1], axis=-1)
-  out = x * cos_bth[:, :, None, :] + rotated * sin_bth[:, :, None, :]
-  return out.astype(x_btnh.dtype)
+    """Rotates head vectors by position (in fp32: bf16 angles drift at long positions)."""
+    x = x_btnh.astype(jnp.float32)
+    x1, x2 = jnp.split(x, 2, axis=-1)
+    rotated = jnp.concatenate([-x2, x1], axis=-1)
+    out = x * cos_bth[:, :, None, :] + rotated * sin_bth[:, :, None, :]
+    return out.astype(x_btnh.dtype)
 
 
-def attention(q_btnh: jax.Array, k_bksh: jax.Array, v_bksh: jax.Array,
-              mask_bts: jax.Array) -> jax.Array:
-  """Grouped-query attention; returns [B, T, N*H].
+def attention(
+    q_btnh: jax.Array, k_bksh: jax.Array, v_bksh: jax.Array, mask_bts: jax.Array
+) -> jax.Array:
+    """Grouped-query attention; returns [B, T, N*H].
 
-  Query heads are grouped as [K, G] so each kv head is read once for its G
-  query heads instead of being materialised G times. Keys/values come in the
-  cache layout [B, K, S, H], so only the (small) query and output are
-  transposed, never the S keys.
-  """
-  b, t, n, h = q_btnh.shape
-  k = k_bksh.shape[1]
-  q_bkgth = q_btnh.reshape(b, t, k, n // k, h).transpose(0, 2, 3, 1, 4)
-  logits_bkgts = jnp.einsum("bkgth,bksh->bkgts", q_bkgth, k_bksh,
-                            preferred_element_type=jnp.float32) * (h ** -0.5)
-  logits_bkgts = jnp.where(mask_bts[:, None, None], logits_bkgts, _MASK_VALUE)
-  probs_bkgts = jax.nn.softmax(logits_bkgts, axis=-1).astype(v_bksh.dtype)
-  out_bkgth = jnp.einsum("bkgts,bksh->bkgth", probs_bkgts, v_bksh)
-  return out_bkgth.transpose(0, 3, 1, 2, 4).reshape(b, t, n * h)
+    Query heads are grouped as [K, G] so each kv head is read once for its G
+    query heads instead of being materialised G times. Keys/values come in the
+    cache layout [B, K, S, H], so only the (small) query and output are
+    transposed, never the S keys.
+    """
+    b, t, n, h = q_btnh.shape
+    k = k_bksh.shape[1]
+    q_bkgth = q_btnh.reshape(b, t, k, n // k, h).transpose(0, 2, 3, 1, 4)
+    logits_bkgts = jnp.einsum(
+        "bkgth,bksh->bkgts", q_bkgth, k_bksh, preferred_element_type=jnp.float32
+    ) * (h**-0.5)
+    logits_bkgts = jnp.where(mask_bts[:, None, None], logits_bkgts, _MASK_VALUE)
+    probs_bkgts = jax.nn.softmax(logits_bkgts, axis=-1).astype(v_bksh.dtype)
+    out_bkgth = jnp.einsum("bkgts,bksh->bkgth", probs_bkgts, v_bksh)
+    return out_bkgth.transpose(0, 3, 1, 2, 4).reshape(b, t, n * h)
 
 
 class DecoderLayer(nn.Module):
-  """One pre-norm block: x += attn(norm(x)), then x += SwiGLU(norm(x)).
+    """One pre-norm block: x += attn(norm(x)), then x += SwiGLU(norm(x)).
 
-  Written as the body of `Qwen2`'s `nn.scan`: `carry` is (x [B, T, D], k, v)
-  where k, v are the whole [L, B, K, S, H] cache (or None), so each layer
-  writes only its T new slots in place (no per-step cache copy); `lora` (this
-  layer's {target: {a, b}} slices) and `layer` (its index) are scanned; the
-  remaining inputs are shared by all layers.
-  """
+    Written as the body of `Qwen2`'s `nn.scan`: `carry` is (x [B, T, D], k, v)
+    where k, v are the whole [L, B, K, S, H] cache (or None), so each layer
+    writes only its T new slots in place (no per-step cache copy); `lora` (this
+    layer's {target: {a, b}} slices) and `layer` (its index) are scanned; the
+    remaining inputs are shared by all layers.
+    """
 
-  cfg: Qwen2Config
-  lora_scale: float = 0.0
-  lora_dropout: float = 0.0
-  param_dtype: Any = jnp.float32  # what `init` creates; `apply` uses the params as given
+    cfg: Qwen2Config
+    lora_scale: float = 0.0
+    lora_dropout: float = 0.0
+    param_dtype: Any = jnp.float32  # what `init` creates; `apply` uses the params as given
 
-  @nn.compact
-  def __call__(self, carry, lora: Params, layer: jax.Array, sin_bth: jax.Array,
-               cos_bth: jax.Array, mask_bts: jax.Array, cache_index: jax.Array | None,
-               dropout_key: jax.Array | None):
-    cfg = self.cfg
-    d, f, hd = cfg.hidden_size, cfg.intermediate_size, cfg.head_dim
-    n_heads, n_kv = cfg.num_attention_heads, cfg.num_key_value_heads
-    attn_norm, mlp_norm = _param(self, "attn_norm", d), _param(self, "mlp_norm", d)
-    w = {"q": _param(self, "q_w", d, cfg.q_dim), "k": _param(self, "k_w", d, cfg.kv_dim),
-         "v": _param(self, "v_w", d, cfg.kv_dim), "o": _param(self, "o_w", cfg.q_dim, d),
-         "gate": _param(self, "gate_w", d, f), "up": _param(self, "up_w", d, f),
-         "down": _param(self, "down_w", f, d)}
-    q_b = _param(self, "q_b", cfg.q_dim)
-    k_b, v_b = _param(self, "k_b", cfg.kv_dim), _param(self, "v_b", cfg.kv_dim)
-    layer_key = None if self.lora_dropout == 0.0 else jax.random.fold_in(dropout_key, layer)
+    @nn.compact
+    def __call__(
+        self,
+        carry,
+        lora: Params,
+        layer: jax.Array,
+        sin_bth: jax.Array,
+        cos_bth: jax.Array,
+        mask_bts: jax.Array,
+        cache_index: jax.Array | None,
+        dropout_key: jax.Array | None,
+    ):
+        cfg = self.cfg
+        d, f, hd = cfg.hidden_size, cfg.intermediate_size, cfg.head_dim
+        n_heads, n_kv = cfg.num_attention_heads, cfg.num_key_value_heads
+        attn_norm, mlp_norm = _param(self, "attn_norm", d), _param(self, "mlp_norm", d)
+        w = {
+            "q": _param(self, "q_w", d, cfg.q_dim),
+            "k": _param(self, "k_w", d, cfg.kv_dim),
+            "v": _param(self, "v_w", d, cfg.kv_dim),
+            "o": _param(self, "o_w", cfg.q_dim, d),
+            "gate": _param(self, "gate_w", d, f),
+            "up": _param(self, "up_w", d, f),
+            "down": _param(self, "down_w", f, d),
+        }
+        q_b = _param(self, "q_b", cfg.q_dim)
+        k_b, v_b = _param(self, "k_b", cfg.kv_dim), _param(self, "v_b", cfg.kv_dim)
+        layer_key = None if self.lora_dropout == 0.0 else jax.random.fold_in(dropout_key, layer)
 
-    def proj(name: str, h: jax.Array) -> jax.Array:
-      """Linear layer `name` plus its LoRA delta when targeted."""
-      y = h @ w[name]
-      if name in lora:
-        key = None if layer_key is None else jax.random.fold_in(layer_key, lora_lib.TARGET_INDEX[name])
-        y = y + lora_lib.lora_delta(h, lora[name], self.lora_scale, self.lora_dropout, key)
-      return y
+        def proj(name: str, h: jax.Array) -> jax.Array:
+            """Linear layer `name` plus its LoRA delta when targeted."""
+            y = h @ w[name]
+            if name in lora:
+                key = (
+                    None
+                    if layer_key is None
+                    else jax.random.fold_in(layer_key, lora_lib.TARGET_INDEX[name])
+                )
+                y = y + lora_lib.lora_delta(h, lora[name], self.lora_scale, self.lora_dropout, key)
+            return y
 
-    x_btd, k_cache, v_cache = carry
-    b, t, _ = x_btd.shape
-    h_btd = rms_norm(x_btd, attn_norm, cfg.rms_norm_eps)
-    q_btnh = apply_rope((proj("q", h_btd) + q_b).reshape(b, t, n_heads, hd), sin_bth, cos_bth)
-    k_btkh = apply_rope((proj("k", h_btd) + k_b).reshape(b, t, n_kv, hd), sin_bth, cos_bth)
-    v_btkh = (proj("v", h_btd) + v_b).reshape(b, t, n_kv, hd)
-    k_bksh, v_bksh = k_btkh.transpose(0, 2, 1, 3), v_btkh.transpose(0, 2, 1, 3)
-    if k_cache is not None:  # write this layer's T slots, then attend over all S
-      at = (layer, 0, 0, cache_index, 0)
-      k_cache = jax.lax.dynamic_update_slice(k_cache, k_bksh[None].astype(k_cache.dtype), at)
-      v_cache = jax.lax.dynamic_update_slice(v_cache, v_bksh[None].astype(v_cache.dtype), at)
-      k_bksh = jax.lax.dynamic_index_in_dim(k_cache, layer, keepdims=False)
-      v_bksh = jax.lax.dynamic_index_in_dim(v_cache, layer, keepdims=False)
-    x_btd = x_btd + proj("o", attention(q_btnh, k_bksh, v_bksh, mask_bts))
-    h_btd = rms_norm(x_btd, mlp_norm, cfg.rms_norm_eps)
-    x_btd = x_btd + proj("down", jax.nn.silu(proj("gate", h_btd)) * proj("up", h_btd))
-    return (x_btd, k_cache, v_cache), None
+        x_btd, k_cache, v_cache = carry
+        b, t, _ = x_btd.shape
+        h_btd = rms_norm(x_btd, attn_norm, cfg.rms_norm_eps)
+        q_btnh = apply_rope((proj("q", h_btd) + q_b).reshape(b, t, n_heads, hd), sin_bth, cos_bth)
+        k_btkh = apply_rope((proj("k", h_btd) + k_b).reshape(b, t, n_kv, hd), sin_bth, cos_bth)
+        v_btkh = (proj("v", h_btd) + v_b).reshape(b, t, n_kv, hd)
+        k_bksh, v_bksh = k_btkh.transpose(0, 2, 1, 3), v_btkh.transpose(0, 2, 1, 3)
+        if k_cache is not None:  # write this layer's T slots, then attend over all S
+            at = (layer, 0, 0, cache_index, 0)
+            k_cache = jax.lax.dynamic_update_slice(k_cache, k_bksh[None].astype(k_cache.dtype), at)
+            v_cache = jax.lax.dynamic_update_slice(v_cache, v_bksh[None].astype(v_cache.dtype), at)
+            k_bksh = jax.lax.dynamic_index_in_dim(k_cache, layer, keepdims=False)
+            v_bksh = jax.lax.dynamic_index_in_dim(v_cache, layer, keepdims=False)
+        x_btd = x_btd + proj("o", attention(q_btnh, k_bksh, v_bksh, mask_bts))
+        h_btd = rms_norm(x_btd, mlp_norm, cfg.rms_norm_eps)
+        x_btd = x_btd + proj("down", jax.nn.silu(proj("gate", h_btd)) * proj("up", h_btd))
+        return (x_btd, k_cache, v_cache), None
 
 
 class Qwen2(nn.Module):
-  """Embedding, L x `DecoderLayer` under one `nn.scan`, final norm, LM head.
+    """Embedding, L x `DecoderLayer` under one `nn.scan`, final norm, LM head.
 
-  `__call__` takes `forward`'s arguments minus params/cfg/lora_cfg/remat (those
-  are the module's fields); see `forward` for their meaning.
-  """
+    `__call__` takes `forward`'s arguments minus params/cfg/lora_cfg/remat (those
+    are the module's fields); see `forward` for their meaning.
+    """
 
-  cfg: Qwen2Config
-  lora_cfg: lora_lib.LoraConfig | None = None
-  remat: bool = False  # rematerialise each layer in the backward pass
-  param_dtype: Any = jnp.float32  # what `init` creates; `apply` uses the params as given
+    cfg: Qwen2Config
+    lora_cfg: lora_lib.LoraConfig | None = None
+    remat: bool = False  # rematerialise each layer in the backward pass
+    param_dtype: Any = jnp.float32  # what `init` creates; `apply` uses the params as given
 
-  @nn.compact
-  def __call__(self, tokens_bt: jax.Array, positions_bt: jax.Array, mask_bt: jax.Array, *,
-               lora: Params | None = None, cache: Cache | None = None,
-               return_hidden: bool = False,
-               dropout_key: jax.Array | None = None) -> tuple[jax.Array, Cache | None]:
-    cfg = self.cfg
-    t = tokens_bt.shape[1]
-    embed_vd = _param(self, "embed", cfg.vocab_size, cfg.hidden_size)
-    mask_bt = mask_bt.astype(jnp.bool_)
-    x_btd = jnp.take(embed_vd, tokens_bt, axis=0)
-    sin_bth, cos_bth = rope_sin_cos(positions_bt, cfg.head_dim, cfg.rope_theta)
+    @nn.compact
+    def __call__(
+        self,
+        tokens_bt: jax.Array,
+        positions_bt: jax.Array,
+        mask_bt: jax.Array,
+        *,
+        lora: Params | None = None,
+        cache: Cache | None = None,
+        return_hidden: bool = False,
+        dropout_key: jax.Array | None = None,
+    ) -> tuple[jax.Array, Cache | None]:
+        cfg = self.cfg
+        t = tokens_bt.shape[1]
+        embed_vd = _param(self, "embed", cfg.vocab_size, cfg.hidden_size)
+        mask_bt = mask_bt.astype(jnp.bool_)
+        x_btd = jnp.take(embed_vd, tokens_bt, axis=0)
+        sin_bth, cos_bth = rope_sin_cos(positions_bt, cfg.head_dim, cfg.rope_theta)
 
-    if cache is None:
-      key_mask_bs, index = mask_bt, None
-      q_slot_t = jnp.arange(t)
-      k_slot_s = jnp.arange(t)
-    else:
-      index = cache["index"]
-      key_mask_bs = jax.lax.dynamic_update_slice(cache["mask"], mask_bt, (0, index))
-      q_slot_t = index + jnp.arange(t)
-      k_slot_s = jnp.arange(cache["mask"].shape[1])
-    causal_ts = k_slot_s[None, :] <= q_slot_t[:, None]
-    mask_bts = key_mask_bs[:, None, :] & causal_ts[None]
+        if cache is None:
+            key_mask_bs, index = mask_bt, None
+            q_slot_t = jnp.arange(t)
+            k_slot_s = jnp.arange(t)
+        else:
+            index = cache["index"]
+            key_mask_bs = jax.lax.dynamic_update_slice(cache["mask"], mask_bt, (0, index))
+            q_slot_t = index + jnp.arange(t)
+            k_slot_s = jnp.arange(cache["mask"].shape[1])
+        causal_ts = k_slot_s[None, :] <= q_slot_t[:, None]
+        mask_bts = key_mask_bs[:, None, :] & causal_ts[None]
 
-    lora_layers = lora_lib.stacked_lora(lora, self.lora_cfg)
-    scale = lora_lib.scale(self.lora_cfg) if lora_layers else 0.0
-    dropout = self.lora_cfg.dropout if (lora_layers and dropout_key is not None) else 0.0
+        lora_layers = lora_lib.stacked_lora(lora, self.lora_cfg)
+        scale = lora_lib.scale(self.lora_cfg) if lora_layers else 0.0
+        dropout = self.lora_cfg.dropout if (lora_layers and dropout_key is not None) else 0.0
 
-    layer_cls = nn.remat(DecoderLayer, prevent_cse=False) if self.remat else DecoderLayer
-    layers = nn.scan(layer_cls, variable_axes={"params": 0}, split_rngs={"params": True},
-                     in_axes=(0, 0) + (nn.broadcast,) * 5, length=cfg.num_hidden_layers)(
-                         cfg, scale, dropout, self.param_dtype, name="layers")
-    k0 = None if cache is None else cache["k"]
-    v0 = None if cache is None else cache["v"]
-    (x_btd, k_new, v_new), _ = layers((x_btd, k0, v0), lora_layers,
-                                      jnp.arange(cfg.num_hidden_layers), sin_bth, cos_bth,
-                                      mask_bts, index, dropout_key)
+        layer_cls = nn.remat(DecoderLayer, prevent_cse=False) if self.remat else DecoderLayer
+        layers = nn.scan(
+            layer_cls,
+            variable_axes={"params": 0},
+            split_rngs={"params": True},
+            in_axes=(0, 0) + (nn.broadcast,) * 5,
+            length=cfg.num_hidden_layers,
+        )(cfg, scale, dropout, self.param_dtype, name="layers")
+        k0 = None if cache is None else cache["k"]
+        v0 = None if cache is None else cache["v"]
+        (x_btd, k_new, v_new), _ = layers(
+            (x_btd, k0, v0),
+            lora_layers,
+            jnp.arange(cfg.num_hidden_layers),
+            sin_bth,
+            cos_bth,
+            mask_bts,
+            index,
+            dropout_key,
+        )
 
-    h_btd = rms_norm(x_btd, _param(self, "final_norm", cfg.hidden_size), cfg.rms_norm_eps)
-    head = ({"embed": embed_vd} if cfg.tie_word_embeddings else
-            {"lm_head": _param(self, "lm_head", cfg.hidden_size, cfg.vocab_size)})
-    new_cache = None
-    if cache is not None:
-      new_cache = {"k": k_new, "v": v_new, "mask": key_mask_bs, "index": index + t}
-    if return_hidden:
-      return h_btd, new_cache
-    return lm_head(head, cfg, h_btd), new_cache
+        h_btd = rms_norm(x_btd, _param(self, "final_norm", cfg.hidden_size), cfg.rms_norm_eps)
+        head = (
+            {"embed": embed_vd}
+            if cfg.tie_word_embeddings
+            else {"lm_head": _param(self, "lm_head", cfg.hidden_size, cfg.vocab_size)}
+        )
+        new_cache = None
+        if cache is not None:
+            new_cache = {"k": k_new, "v": v_new, "mask": key_mask_bs, "index": index + t}
+        if return_hidden:
+            return h_btd, new_cache
+        return lm_head(head, cfg, h_btd), new_cache
 
 
 def forward(
@@ -332,36 +382,46 @@ def forward(
     dropout_key: jax.Array | None = None,
     remat: bool | None = None,
 ) -> tuple[jax.Array, Cache | None]:
-  """Runs the decoder on a (left-)padded batch: `Qwen2.apply` with `params`.
+    """Runs the decoder on a (left-)padded batch: `Qwen2.apply` with `params`.
 
-  Args:
-    tokens_bt: int token ids; pad slots may hold any id.
-    positions_bt: RoPE positions, explicit so left padding works
-      (`cumsum(mask) - 1` for a prompt; continuing counts while decoding).
-    mask_bt: 1 for real tokens, 0 for padding. Padded keys are never attended
-      to; outputs at padded queries are finite garbage.
-    lora / lora_cfg: optional adapter pytree; `lora=None` is the frozen base
-      model (the GRPO reference policy).
-    cache: optional KV cache from `init_cache`. New keys/values are written at
-      `cache['index']` and attention covers every earlier slot; the updated
-      cache (index advanced by T) is returned. Without a cache the second
-      return value is None.
-    return_hidden: return the final-normed hidden states [B, T, D] instead of
-      logits, so callers can apply `lm_head` to chunks of the sequence and never
-      hold [B, T, V] fp32 logits at once.
-    dropout_key: enables LoRA dropout (training only).
-    remat: rematerialise each layer in the backward pass; default cfg.remat.
+    Args:
+      tokens_bt: int token ids; pad slots may hold any id.
+      positions_bt: RoPE positions, explicit so left padding works
+        (`cumsum(mask) - 1` for a prompt; continuing counts while decoding).
+      mask_bt: 1 for real tokens, 0 for padding. Padded keys are never attended
+        to; outputs at padded queries are finite garbage.
+      lora / lora_cfg: optional adapter pytree; `lora=None` is the frozen base
+        model (the GRPO reference policy).
+      cache: optional KV cache from `init_cache`. New keys/values are written at
+        `cache['index']` and attention covers every earlier slot; the updated
+        cache (index advanced by T) is returned. Without a cache the second
+        return value is None.
+      return_hidden: return the final-normed hidden states [B, T, D] instead of
+        logits, so callers can apply `lm_head` to chunks of the sequence and never
+        hold [B, T, V] fp32 logits at once.
+      dropout_key: enables LoRA dropout (training only).
+      remat: rematerialise each layer in the backward pass; default cfg.remat.
 
-  Returns:
-    (fp32 logits [B, T, V] or hidden [B, T, D], new cache or None).
-  """
-  model = Qwen2(cfg, lora_cfg=lora_cfg, remat=cfg.remat if remat is None else remat)
-  return model.apply({"params": params}, tokens_bt, positions_bt, mask_bt, lora=lora, cache=cache,
-                     return_hidden=return_hidden, dropout_key=dropout_key)
+    Returns:
+      (fp32 logits [B, T, V] or hidden [B, T, D], new cache or None).
+    """
+    model = Qwen2(cfg, lora_cfg=lora_cfg, remat=cfg.remat if remat is None else remat)
+    return model.apply(
+        {"params": params},
+        tokens_bt,
+        positions_bt,
+        mask_bt,
+        lora=lora,
+        cache=cache,
+        return_hidden=return_hidden,
+        dropout_key=dropout_key,
+    )
 
 
 def lm_head(params: Params, cfg: Qwen2Config, h_btd: jax.Array) -> jax.Array:
-  """fp32 logits [..., V] from final-normed hidden states (tied or untied)."""
-  if cfg.tie_word_embeddings:
-    return jnp.einsum("...d,vd->...v", h_btd, params["embed"], preferred_element_type=jnp.float32)
-  return jnp.einsum("...d,dv->...v", h_btd, params["lm_head"], preferred_element_type=jnp.float32)
+    """fp32 logits [..., V] from final-normed hidden states (tied or untied)."""
+    if cfg.tie_word_embeddings:
+        return jnp.einsum(
+            "...d,vd->...v", h_btd, params["embed"], preferred_element_type=jnp.float32
+        )
+    return jnp.einsum("...d,dv->...v", h_btd, params["lm_head"], preferred_element_type=jnp.float32)

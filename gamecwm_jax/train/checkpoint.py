@@ -20,74 +20,90 @@ import orbax.checkpoint as ocp
 
 
 class CheckpointSaveError(RuntimeError):
-  """A save failed (disk full, permissions); earlier checkpoints are untouched."""
+    """A save failed (disk full, permissions); earlier checkpoints are untouched."""
 
 
 class Checkpointer:
-  """`CheckpointManager` for one training stage (`<workdir>/<stage>/checkpoints`)."""
+    """`CheckpointManager` for one training stage (`<workdir>/<stage>/checkpoints`)."""
 
-  def __init__(self, directory: str, every: int, keep: int):
-    self.directory = os.path.abspath(directory)
-    self.every = every
-    options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True,
-                                           enable_async_checkpointing=False,
-                                           cleanup_tmp_directories=True)
-    self.manager = ocp.CheckpointManager(self.directory, options=options)
+    def __init__(self, directory: str, every: int, keep: int):
+        self.directory = os.path.abspath(directory)
+        self.every = every
+        options = ocp.CheckpointManagerOptions(
+            max_to_keep=keep,
+            create=True,
+            enable_async_checkpointing=False,
+            cleanup_tmp_directories=True,
+        )
+        self.manager = ocp.CheckpointManager(self.directory, options=options)
 
-  def latest_step(self) -> int | None:
-    return self.manager.latest_step()
+    def latest_step(self) -> int | None:
+        return self.manager.latest_step()
 
-  def should_save(self, step: int, last_step: int) -> bool:
-    return step % self.every == 0 or step == last_step
+    def should_save(self, step: int, last_step: int) -> bool:
+        return step % self.every == 0 or step == last_step
 
-  def save(self, step: int, state: Any, meta: dict[str, Any]) -> None:
-    """Writes checkpoint `step` synchronously; raises CheckpointSaveError on failure."""
-    try:
-      self.manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
-                                                      meta=ocp.args.JsonSave(meta)), force=True)
-      self.manager.wait_until_finished()
-    except Exception as e:  # orbax wraps OSError (ENOSPC, EACCES) in its own types
-      prev = self.latest_step()
-      raise CheckpointSaveError(
-          f"saving checkpoint {step} in {self.directory} failed: {type(e).__name__}: {e}. "
-          f"The last complete checkpoint ({prev}) is intact; free space or fix permissions and "
-          f"rerun the same command to resume from it.") from e
+    def save(self, step: int, state: Any, meta: dict[str, Any]) -> None:
+        """Writes checkpoint `step` synchronously; raises CheckpointSaveError on failure."""
+        try:
+            self.manager.save(
+                step,
+                args=ocp.args.Composite(
+                    state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)
+                ),
+                force=True,
+            )
+            self.manager.wait_until_finished()
+        except Exception as e:  # orbax wraps OSError (ENOSPC, EACCES) in its own types
+            prev = self.latest_step()
+            raise CheckpointSaveError(
+                f"saving checkpoint {step} in {self.directory} failed: {type(e).__name__}: {e}. "
+                f"The last complete checkpoint ({prev}) is intact; free space or fix permissions and "
+                f"rerun the same command to resume from it."
+            ) from e
 
-  def restore(self, like_state: Any, step: int | None = None) -> tuple[Any, dict[str, Any]] | None:
-    """(state, meta) of `step` (default: latest), shaped like `like_state`; None if none."""
-    step = self.latest_step() if step is None else step
-    if step is None:
-      return None
-    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like_state)
-    out = self.manager.restore(step, args=ocp.args.Composite(
-        state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore()))
-    logging.info("resumed from %s step %d", self.directory, step)
-    return out["state"], dict(out["meta"])
+    def restore(
+        self, like_state: Any, step: int | None = None
+    ) -> tuple[Any, dict[str, Any]] | None:
+        """(state, meta) of `step` (default: latest), shaped like `like_state`; None if none."""
+        step = self.latest_step() if step is None else step
+        if step is None:
+            return None
+        abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like_state)
+        out = self.manager.restore(
+            step,
+            args=ocp.args.Composite(
+                state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore()
+            ),
+        )
+        logging.info("resumed from %s step %d", self.directory, step)
+        return out["state"], dict(out["meta"])
 
-  def close(self) -> None:
-    self.manager.close()
+    def close(self) -> None:
+        self.manager.close()
 
 
-def init_or_restore(directory: str, config: Any, lora: Any, optimizer: Any, rng: jax.Array
-                    ) -> tuple[Checkpointer, Any, Any, jax.Array, int]:
-  """Fresh state (LoRA, optimizer state, PRNG key, step 0) or the latest checkpoint's.
+def init_or_restore(
+    directory: str, config: Any, lora: Any, optimizer: Any, rng: jax.Array
+) -> tuple[Checkpointer, Any, Any, jax.Array, int]:
+    """Fresh state (LoRA, optimizer state, PRNG key, step 0) or the latest checkpoint's.
 
-  Returns (checkpointer, lora, opt_state, rng, step of the restored checkpoint or 0).
-  """
-  import jax.numpy as jnp
+    Returns (checkpointer, lora, opt_state, rng, step of the restored checkpoint or 0).
+    """
+    import jax.numpy as jnp
 
-  state = {"lora": lora, "opt_state": optimizer.init(lora), "rng": rng, "step": jnp.int32(0)}
-  ckpt = Checkpointer(directory, config.checkpoint.every, config.checkpoint.keep)
-  restored = ckpt.restore(state)
-  start = 0
-  if restored is not None:
-    state, meta = restored
-    start = int(meta["step"])
-  return ckpt, state["lora"], state["opt_state"], state["rng"], start
+    state = {"lora": lora, "opt_state": optimizer.init(lora), "rng": rng, "step": jnp.int32(0)}
+    ckpt = Checkpointer(directory, config.checkpoint.every, config.checkpoint.keep)
+    restored = ckpt.restore(state)
+    start = 0
+    if restored is not None:
+        state, meta = restored
+        start = int(meta["step"])
+    return ckpt, state["lora"], state["opt_state"], state["rng"], start
 
 
 def train_state(lora: Any, opt_state: Any, rng: jax.Array, step: int) -> dict[str, Any]:
-  """The pytree a checkpoint stores (the same structure `init_or_restore` expects)."""
-  import jax.numpy as jnp
+    """The pytree a checkpoint stores (the same structure `init_or_restore` expects)."""
+    import jax.numpy as jnp
 
-  return {"lora": lora, "opt_state": opt_state, "rng": rng, "step": jnp.int32(step)}
+    return {"lora": lora, "opt_state": opt_state, "rng": rng, "step": jnp.int32(step)}

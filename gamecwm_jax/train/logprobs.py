@@ -21,43 +21,52 @@ Params = dict[str, Any]
 
 
 def positions_from_mask(mask_bt: jax.Array) -> jax.Array:
-  """RoPE positions for a left-padded row: 0 at its first real token."""
-  return jnp.maximum(jnp.cumsum(mask_bt.astype(jnp.int32), axis=1) - 1, 0)
+    """RoPE positions for a left-padded row: 0 at its first real token."""
+    return jnp.maximum(jnp.cumsum(mask_bt.astype(jnp.int32), axis=1) - 1, 0)
 
 
-def chunked_logprobs(params: Params, cfg: Any, h_btd: jax.Array, targets_bt: jax.Array, *,
-                     chunk: int, temperature: float = 1.0,
-                     with_entropy: bool = False) -> tuple[jax.Array, jax.Array | None]:
-  """log p(targets_bt | h_btd) and optionally the entropy of each position.
+def chunked_logprobs(
+    params: Params,
+    cfg: Any,
+    h_btd: jax.Array,
+    targets_bt: jax.Array,
+    *,
+    chunk: int,
+    temperature: float = 1.0,
+    with_entropy: bool = False,
+) -> tuple[jax.Array, jax.Array | None]:
+    """log p(targets_bt | h_btd) and optionally the entropy of each position.
 
-  `h_btd[:, t]` is the hidden state that predicts `targets_bt[:, t]`. Logits are
-  divided by `temperature` so the log-probs are those of the distribution the
-  sampler drew from. The entropy is a metric only (no gradient).
-  """
-  b, t, d = h_btd.shape
-  chunk = max(1, min(chunk, t))
-  n = -(-t // chunk)
-  pad = n * chunk - t
-  h_nbcd = jnp.pad(h_btd, ((0, 0), (0, pad), (0, 0))).reshape(b, n, chunk, d).swapaxes(0, 1)
-  tg_nbc = jnp.pad(targets_bt, ((0, 0), (0, pad))).reshape(b, n, chunk).swapaxes(0, 1)
+    `h_btd[:, t]` is the hidden state that predicts `targets_bt[:, t]`. Logits are
+    divided by `temperature` so the log-probs are those of the distribution the
+    sampler drew from. The entropy is a metric only (no gradient).
+    """
+    b, t, d = h_btd.shape
+    chunk = max(1, min(chunk, t))
+    n = -(-t // chunk)
+    pad = n * chunk - t
+    h_nbcd = jnp.pad(h_btd, ((0, 0), (0, pad), (0, 0))).reshape(b, n, chunk, d).swapaxes(0, 1)
+    tg_nbc = jnp.pad(targets_bt, ((0, 0), (0, pad))).reshape(b, n, chunk).swapaxes(0, 1)
 
-  @jax.checkpoint
-  def one_chunk(xs):
-    h_bcd, tg_bc = xs
-    logits_bcv = lm_head(params, cfg, h_bcd) / temperature
-    logz_bc = jax.nn.logsumexp(logits_bcv, axis=-1)
-    picked_bc = jnp.take_along_axis(logits_bcv, tg_bc[..., None], axis=-1)[..., 0]
-    logp_bc = picked_bc - logz_bc
-    if not with_entropy:
-      return logp_bc, jnp.zeros_like(logp_bc)
-    probs_bcv = jax.nn.softmax(jax.lax.stop_gradient(logits_bcv), axis=-1)
-    ent_bc = jax.lax.stop_gradient(logz_bc) - jnp.sum(probs_bcv * jax.lax.stop_gradient(logits_bcv), -1)
-    return logp_bc, ent_bc
+    @jax.checkpoint
+    def one_chunk(xs):
+        h_bcd, tg_bc = xs
+        logits_bcv = lm_head(params, cfg, h_bcd) / temperature
+        logz_bc = jax.nn.logsumexp(logits_bcv, axis=-1)
+        picked_bc = jnp.take_along_axis(logits_bcv, tg_bc[..., None], axis=-1)[..., 0]
+        logp_bc = picked_bc - logz_bc
+        if not with_entropy:
+            return logp_bc, jnp.zeros_like(logp_bc)
+        probs_bcv = jax.nn.softmax(jax.lax.stop_gradient(logits_bcv), axis=-1)
+        ent_bc = jax.lax.stop_gradient(logz_bc) - jnp.sum(
+            probs_bcv * jax.lax.stop_gradient(logits_bcv), -1
+        )
+        return logp_bc, ent_bc
 
-  logp_nbc, ent_nbc = jax.lax.map(one_chunk, (h_nbcd, tg_nbc))
-  logp_bt = logp_nbc.swapaxes(0, 1).reshape(b, n * chunk)[:, :t]
-  ent_bt = ent_nbc.swapaxes(0, 1).reshape(b, n * chunk)[:, :t] if with_entropy else None
-  return logp_bt, ent_bt
+    logp_nbc, ent_nbc = jax.lax.map(one_chunk, (h_nbcd, tg_nbc))
+    logp_bt = logp_nbc.swapaxes(0, 1).reshape(b, n * chunk)[:, :t]
+    ent_bt = ent_nbc.swapaxes(0, 1).reshape(b, n * chunk)[:, :t] if with_entropy else None
+    return logp_bt, ent_bt
 
 
 def completion_logprobs(
@@ -75,15 +84,32 @@ def completion_logprobs(
     remat: bool | None = None,
     with_entropy: bool = False,
 ) -> tuple[jax.Array, jax.Array | None]:
-  """Log-probs [B, C] of the completion part of `[prompt | completion]` rows.
+    """Log-probs [B, C] of the completion part of `[prompt | completion]` rows.
 
-  Layout: the first `prompt_len` columns are the left-padded prompt, the
-  remaining C = T - prompt_len columns the right-padded completion; mask_bt
-  marks real tokens. `lora=None` scores under the base (reference) policy.
-  """
-  positions_bt = positions_from_mask(mask_bt)
-  h_btd, _ = forward(params, cfg, tokens_bt, positions_bt, mask_bt, lora=lora, lora_cfg=lora_cfg,
-                     return_hidden=True, dropout_key=dropout_key, remat=remat)
-  h_pred_bcd = h_btd[:, prompt_len - 1:-1]
-  return chunked_logprobs(params, cfg, h_pred_bcd, tokens_bt[:, prompt_len:], chunk=chunk,
-                          temperature=temperature, with_entropy=with_entropy)
+    Layout: the first `prompt_len` columns are the left-padded prompt, the
+    remaining C = T - prompt_len columns the right-padded completion; mask_bt
+    marks real tokens. `lora=None` scores under the base (reference) policy.
+    """
+    positions_bt = positions_from_mask(mask_bt)
+    h_btd, _ = forward(
+        params,
+        cfg,
+        tokens_bt,
+        positions_bt,
+        mask_bt,
+        lora=lora,
+        lora_cfg=lora_cfg,
+        return_hidden=True,
+        dropout_key=dropout_key,
+        remat=remat,
+    )
+    h_pred_bcd = h_btd[:, prompt_len - 1 : -1]
+    return chunked_logprobs(
+        params,
+        cfg,
+        h_pred_bcd,
+        tokens_bt[:, prompt_len:],
+        chunk=chunk,
+        temperature=temperature,
+        with_entropy=with_entropy,
+    )

@@ -26,77 +26,154 @@ _MODEL_STATIC = ("cfg", "lora_cfg", "prompt_len", "chunk", "remat")
 
 
 @functools.partial(jax.jit, static_argnames=_MODEL_STATIC)
-def sft_grad(lora: Params, params: Params, tokens_bt: jax.Array, mask_bt: jax.Array,
-             dropout_key: jax.Array | None, *, cfg: Any, lora_cfg: Any, prompt_len: int, chunk: int,
-             remat: bool) -> tuple[Params, jax.Array, jax.Array]:
-  """(d num / d lora, num, den) of the completion-only cross-entropy."""
+def sft_grad(
+    lora: Params,
+    params: Params,
+    tokens_bt: jax.Array,
+    mask_bt: jax.Array,
+    dropout_key: jax.Array | None,
+    *,
+    cfg: Any,
+    lora_cfg: Any,
+    prompt_len: int,
+    chunk: int,
+    remat: bool,
+) -> tuple[Params, jax.Array, jax.Array]:
+    """(d num / d lora, num, den) of the completion-only cross-entropy."""
 
-  def num_fn(lora_):
-    logp_bc, _ = completion_logprobs(params, cfg, tokens_bt, mask_bt, prompt_len, lora=lora_,
-                                     lora_cfg=lora_cfg, chunk=chunk, dropout_key=dropout_key,
-                                     remat=remat)
-    return losses.sft_loss_terms(logp_bc, mask_bt[:, prompt_len:])
+    def num_fn(lora_):
+        logp_bc, _ = completion_logprobs(
+            params,
+            cfg,
+            tokens_bt,
+            mask_bt,
+            prompt_len,
+            lora=lora_,
+            lora_cfg=lora_cfg,
+            chunk=chunk,
+            dropout_key=dropout_key,
+            remat=remat,
+        )
+        return losses.sft_loss_terms(logp_bc, mask_bt[:, prompt_len:])
 
-  (num, den), grad = jax.value_and_grad(num_fn, has_aux=True)(lora)
-  return grad, num, den
+    (num, den), grad = jax.value_and_grad(num_fn, has_aux=True)(lora)
+    return grad, num, den
 
 
-@functools.partial(jax.jit, static_argnames=_MODEL_STATIC + (
-    "variant", "clip_eps_low", "clip_eps_high", "beta", "max_completion_len"))
-def grpo_grad(lora: Params, params: Params, tokens_bt: jax.Array, mask_bt: jax.Array,
-              old_logp_bc: jax.Array, ref_logp_bc: jax.Array | None, adv_b: jax.Array,
-              weight_b: jax.Array, temperature: jax.Array, *, cfg: Any, lora_cfg: Any,
-              prompt_len: int, chunk: int, remat: bool, variant: str, clip_eps_low: float,
-              clip_eps_high: float, beta: float, max_completion_len: int
-              ) -> tuple[Params, jax.Array, jax.Array, dict[str, jax.Array]]:
-  """(d num / d lora, num, den, aux) of the clipped GRPO objective on one micro-batch."""
-  comp_mask_bc = mask_bt[:, prompt_len:]
+@functools.partial(
+    jax.jit,
+    static_argnames=_MODEL_STATIC
+    + ("variant", "clip_eps_low", "clip_eps_high", "beta", "max_completion_len"),
+)
+def grpo_grad(
+    lora: Params,
+    params: Params,
+    tokens_bt: jax.Array,
+    mask_bt: jax.Array,
+    old_logp_bc: jax.Array,
+    ref_logp_bc: jax.Array | None,
+    adv_b: jax.Array,
+    weight_b: jax.Array,
+    temperature: jax.Array,
+    *,
+    cfg: Any,
+    lora_cfg: Any,
+    prompt_len: int,
+    chunk: int,
+    remat: bool,
+    variant: str,
+    clip_eps_low: float,
+    clip_eps_high: float,
+    beta: float,
+    max_completion_len: int,
+) -> tuple[Params, jax.Array, jax.Array, dict[str, jax.Array]]:
+    """(d num / d lora, num, den, aux) of the clipped GRPO objective on one micro-batch."""
+    comp_mask_bc = mask_bt[:, prompt_len:]
 
-  def num_fn(lora_):
-    logp_bc, ent_bc = completion_logprobs(params, cfg, tokens_bt, mask_bt, prompt_len, lora=lora_,
-                                          lora_cfg=lora_cfg, chunk=chunk, temperature=temperature,
-                                          remat=remat, with_entropy=True)
-    num, den, aux = losses.policy_loss_terms(
-        logp_bc, old_logp_bc, adv_b, comp_mask_bc, weight_b, variant=variant,
-        clip_eps_low=clip_eps_low, clip_eps_high=clip_eps_high, beta=beta, logp_ref_bt=ref_logp_bc,
-        max_completion_len=max_completion_len)
-    m_bc = comp_mask_bc * weight_b[:, None]
-    aux = {**aux, "entropy": jnp.sum(ent_bc * m_bc),
-           "logp_delta": jnp.sum(jax.lax.stop_gradient(logp_bc - old_logp_bc) * m_bc)}
-    return num, (den, aux)
+    def num_fn(lora_):
+        logp_bc, ent_bc = completion_logprobs(
+            params,
+            cfg,
+            tokens_bt,
+            mask_bt,
+            prompt_len,
+            lora=lora_,
+            lora_cfg=lora_cfg,
+            chunk=chunk,
+            temperature=temperature,
+            remat=remat,
+            with_entropy=True,
+        )
+        num, den, aux = losses.policy_loss_terms(
+            logp_bc,
+            old_logp_bc,
+            adv_b,
+            comp_mask_bc,
+            weight_b,
+            variant=variant,
+            clip_eps_low=clip_eps_low,
+            clip_eps_high=clip_eps_high,
+            beta=beta,
+            logp_ref_bt=ref_logp_bc,
+            max_completion_len=max_completion_len,
+        )
+        m_bc = comp_mask_bc * weight_b[:, None]
+        aux = {
+            **aux,
+            "entropy": jnp.sum(ent_bc * m_bc),
+            "logp_delta": jnp.sum(jax.lax.stop_gradient(logp_bc - old_logp_bc) * m_bc),
+        }
+        return num, (den, aux)
 
-  (num, (den, aux)), grad = jax.value_and_grad(num_fn, has_aux=True)(lora)
-  return grad, num, den, aux
+    (num, (den, aux)), grad = jax.value_and_grad(num_fn, has_aux=True)(lora)
+    return grad, num, den, aux
 
 
 @functools.partial(jax.jit, static_argnames=("cfg", "lora_cfg", "prompt_len", "chunk"))
-def score_logprobs(params: Params, lora: Params | None, tokens_bt: jax.Array, mask_bt: jax.Array,
-                   temperature: jax.Array, *, cfg: Any, lora_cfg: Any, prompt_len: int,
-                   chunk: int) -> jax.Array:
-  """Completion log-probs without gradient: the reference policy (lora=None) or
-  the sampling policy when old log-probs are recomputed."""
-  logp_bc, _ = completion_logprobs(params, cfg, tokens_bt, mask_bt, prompt_len, lora=lora,
-                                   lora_cfg=lora_cfg if lora is not None else None, chunk=chunk,
-                                   temperature=temperature)
-  return logp_bc
+def score_logprobs(
+    params: Params,
+    lora: Params | None,
+    tokens_bt: jax.Array,
+    mask_bt: jax.Array,
+    temperature: jax.Array,
+    *,
+    cfg: Any,
+    lora_cfg: Any,
+    prompt_len: int,
+    chunk: int,
+) -> jax.Array:
+    """Completion log-probs without gradient: the reference policy (lora=None) or
+    the sampling policy when old log-probs are recomputed."""
+    logp_bc, _ = completion_logprobs(
+        params,
+        cfg,
+        tokens_bt,
+        mask_bt,
+        prompt_len,
+        lora=lora,
+        lora_cfg=lora_cfg if lora is not None else None,
+        chunk=chunk,
+        temperature=temperature,
+    )
+    return logp_bc
 
 
 @jax.jit
 def tree_add(a: Params, b: Params) -> Params:
-  return jax.tree.map(jnp.add, a, b)
+    return jax.tree.map(jnp.add, a, b)
 
 
 def make_update(optimizer: optax.GradientTransformation):
-  """Jitted `(lora, opt_state, grad_sum, den) -> (lora, opt_state, grad_norm)`.
+    """Jitted `(lora, opt_state, grad_sum, den) -> (lora, opt_state, grad_norm)`.
 
-  The gradient is grad_sum / den (exact accumulation); the reported norm is the
-  one before clipping (what `clip_by_global_norm` compares to its threshold).
-  """
+    The gradient is grad_sum / den (exact accumulation); the reported norm is the
+    one before clipping (what `clip_by_global_norm` compares to its threshold).
+    """
 
-  @jax.jit
-  def update(lora: Params, opt_state: Any, grad_sum: Params, den: jax.Array):
-    grad = jax.tree.map(lambda g: g / jnp.maximum(den, 1e-9), grad_sum)
-    updates, opt_state = optimizer.update(grad, opt_state, lora)
-    return optax.apply_updates(lora, updates), opt_state, optax.tree.norm(grad)
+    @jax.jit
+    def update(lora: Params, opt_state: Any, grad_sum: Params, den: jax.Array):
+        grad = jax.tree.map(lambda g: g / jnp.maximum(den, 1e-9), grad_sum)
+        updates, opt_state = optimizer.update(grad, opt_state, lora)
+        return optax.apply_updates(lora, updates), opt_state, optax.tree.norm(grad)
 
-  return update
+    return update

@@ -7,126 +7,167 @@ import pytest
 import torch
 from transformers import Qwen2ForCausalLM
 
-from gamecwm_jax.model import (PRESETS, Qwen2Config, count_params, forward, init_cache, init_params,
-                               lm_head, load_pretrained, param_shapes)
+from gamecwm_jax.model import (
+    PRESETS,
+    Qwen2Config,
+    count_params,
+    forward,
+    init_cache,
+    init_params,
+    lm_head,
+    load_pretrained,
+    param_shapes,
+)
 from gamecwm_jax.model.testing import jit_forward
 
 fwd = jit_forward()
 
 
 def _left_padded_batch(seed: int = 0):
-  """3 rows of 12 slots: full, 5 pads, 11 pads (a 1-token prompt)."""
-  rng = np.random.default_rng(seed)
-  tokens = rng.integers(0, 259, (3, 12)).astype(np.int32)
-  mask = np.ones((3, 12), np.int32)
-  mask[1, :5] = 0
-  mask[2, :11] = 0
-  positions = np.maximum(np.cumsum(mask, 1) - 1, 0).astype(np.int32)
-  return tokens, positions, mask
+    """3 rows of 12 slots: full, 5 pads, 11 pads (a 1-token prompt)."""
+    rng = np.random.default_rng(seed)
+    tokens = rng.integers(0, 259, (3, 12)).astype(np.int32)
+    mask = np.ones((3, 12), np.int32)
+    mask[1, :5] = 0
+    mask[2, :11] = 0
+    positions = np.maximum(np.cumsum(mask, 1) - 1, 0).astype(np.int32)
+    return tokens, positions, mask
 
 
 def _torch_logits(ckpt: str, tokens, positions, mask) -> np.ndarray:
-  model = Qwen2ForCausalLM.from_pretrained(ckpt, dtype=torch.float32).eval()
-  with torch.no_grad():
-    return model(input_ids=torch.tensor(tokens, dtype=torch.long),
-                 attention_mask=torch.tensor(mask, dtype=torch.long),
-                 position_ids=torch.tensor(positions, dtype=torch.long)).logits.numpy()
+    model = Qwen2ForCausalLM.from_pretrained(ckpt, dtype=torch.float32).eval()
+    with torch.no_grad():
+        return model(
+            input_ids=torch.tensor(tokens, dtype=torch.long),
+            attention_mask=torch.tensor(mask, dtype=torch.long),
+            position_ids=torch.tensor(positions, dtype=torch.long),
+        ).logits.numpy()
 
 
 def test_logits_match_transformers(any_ckpt):
-  cfg, params = load_pretrained(any_ckpt, dtype=jnp.float32)
-  tokens, positions, mask = _left_padded_batch()
-  ref = _torch_logits(any_ckpt, tokens, positions, mask)
-  got, cache = fwd(params, cfg, jnp.asarray(tokens), jnp.asarray(positions), jnp.asarray(mask))
-  assert cache is None
-  got = np.asarray(got)
-  assert got.shape == ref.shape and got.dtype == np.float32
-  np.testing.assert_allclose(got[mask == 1], ref[mask == 1], atol=1e-4, rtol=1e-4)
-  assert np.isfinite(got).all()  # pad queries are finite garbage, not NaN
+    cfg, params = load_pretrained(any_ckpt, dtype=jnp.float32)
+    tokens, positions, mask = _left_padded_batch()
+    ref = _torch_logits(any_ckpt, tokens, positions, mask)
+    got, cache = fwd(params, cfg, jnp.asarray(tokens), jnp.asarray(positions), jnp.asarray(mask))
+    assert cache is None
+    got = np.asarray(got)
+    assert got.shape == ref.shape and got.dtype == np.float32
+    np.testing.assert_allclose(got[mask == 1], ref[mask == 1], atol=1e-4, rtol=1e-4)
+    assert np.isfinite(got).all()  # pad queries are finite garbage, not NaN
 
 
 def test_hidden_plus_lm_head_equals_logits(tiny_ckpt_untied):
-  cfg, params = load_pretrained(tiny_ckpt_untied, dtype=jnp.float32)
-  tokens, positions, mask = _left_padded_batch(1)
-  logits, _ = fwd(params, cfg, tokens, positions, mask)
-  hidden, _ = fwd(params, cfg, tokens, positions, mask, return_hidden=True)
-  assert hidden.shape == (3, 12, cfg.hidden_size)
-  np.testing.assert_allclose(lm_head(params, cfg, hidden[:, 4:]), logits[:, 4:], atol=1e-6)
+    cfg, params = load_pretrained(tiny_ckpt_untied, dtype=jnp.float32)
+    tokens, positions, mask = _left_padded_batch(1)
+    logits, _ = fwd(params, cfg, tokens, positions, mask)
+    hidden, _ = fwd(params, cfg, tokens, positions, mask, return_hidden=True)
+    assert hidden.shape == (3, 12, cfg.hidden_size)
+    np.testing.assert_allclose(lm_head(params, cfg, hidden[:, 4:]), logits[:, 4:], atol=1e-6)
 
 
 def test_kv_cache_decode_matches_full_forward(tiny_ckpt_untied):
-  """Prefill 7 slots, then feed the rest one token at a time through the cache."""
-  cfg, params = load_pretrained(tiny_ckpt_untied, dtype=jnp.float32)
-  tokens, positions, mask = _left_padded_batch(2)
-  full, _ = fwd(params, cfg, tokens, positions, mask)
-  cache = init_cache(cfg, batch=3, max_len=16, dtype=jnp.float32)
-  step = jax.jit(lambda p, t, pos, m, c: forward(p, cfg, t, pos, m, cache=c))
-  pieces = []
-  logits, cache = step(params, tokens[:, :7], positions[:, :7], mask[:, :7], cache)
-  pieces.append(logits)
-  for i in range(7, 12):
-    logits, cache = step(params, tokens[:, i:i + 1], positions[:, i:i + 1], mask[:, i:i + 1], cache)
+    """Prefill 7 slots, then feed the rest one token at a time through the cache."""
+    cfg, params = load_pretrained(tiny_ckpt_untied, dtype=jnp.float32)
+    tokens, positions, mask = _left_padded_batch(2)
+    full, _ = fwd(params, cfg, tokens, positions, mask)
+    cache = init_cache(cfg, batch=3, max_len=16, dtype=jnp.float32)
+    step = jax.jit(lambda p, t, pos, m, c: forward(p, cfg, t, pos, m, cache=c))
+    pieces = []
+    logits, cache = step(params, tokens[:, :7], positions[:, :7], mask[:, :7], cache)
     pieces.append(logits)
-  assert int(cache["index"]) == 12
-  got = np.concatenate([np.asarray(x) for x in pieces], axis=1)
-  np.testing.assert_allclose(got[mask == 1], np.asarray(full)[mask == 1], atol=1e-5, rtol=1e-5)
+    for i in range(7, 12):
+        logits, cache = step(
+            params, tokens[:, i : i + 1], positions[:, i : i + 1], mask[:, i : i + 1], cache
+        )
+        pieces.append(logits)
+    assert int(cache["index"]) == 12
+    got = np.concatenate([np.asarray(x) for x in pieces], axis=1)
+    np.testing.assert_allclose(got[mask == 1], np.asarray(full)[mask == 1], atol=1e-5, rtol=1e-5)
 
 
 def test_remat_same_value_and_grad(tiny_ckpt):
-  cfg, params = load_pretrained(tiny_ckpt, dtype=jnp.float32)
-  tokens, positions, mask = _left_padded_batch(3)
+    cfg, params = load_pretrained(tiny_ckpt, dtype=jnp.float32)
+    tokens, positions, mask = _left_padded_batch(3)
 
-  def loss(p, remat):
-    logits, _ = forward(p, cfg, tokens, positions, mask, remat=remat)
-    return jnp.mean(jax.nn.log_softmax(logits)[..., 0] * mask)
+    def loss(p, remat):
+        logits, _ = forward(p, cfg, tokens, positions, mask, remat=remat)
+        return jnp.mean(jax.nn.log_softmax(logits)[..., 0] * mask)
 
-  grad_fn = jax.jit(jax.value_and_grad(loss), static_argnums=1)
-  (l0, g0), (l1, g1) = (grad_fn(params, r) for r in (False, True))
-  np.testing.assert_allclose(l0, l1, rtol=1e-6)
-  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-6), g0, g1)
+    grad_fn = jax.jit(jax.value_and_grad(loss), static_argnums=1)
+    (l0, g0), (l1, g1) = (grad_fn(params, r) for r in (False, True))
+    np.testing.assert_allclose(l0, l1, rtol=1e-6)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-6), g0, g1)
 
 
 def test_bf16_forward_close_to_fp32(tiny_ckpt):
-  cfg, p32 = load_pretrained(tiny_ckpt, dtype=jnp.float32)
-  _, p16 = load_pretrained(tiny_ckpt, dtype=jnp.bfloat16)
-  assert p16["layers"]["q_w"].dtype == jnp.bfloat16
-  tokens, positions, mask = _left_padded_batch(4)
-  l32, _ = fwd(p32, cfg, tokens, positions, mask)
-  l16, _ = fwd(p16, cfg, tokens, positions, mask)
-  assert l16.dtype == jnp.float32
-  p_32, p_16 = jax.nn.softmax(l32), jax.nn.softmax(l16)
-  assert float(jnp.max(jnp.abs(p_32 - p_16)[mask == 1])) < 0.05
+    cfg, p32 = load_pretrained(tiny_ckpt, dtype=jnp.float32)
+    _, p16 = load_pretrained(tiny_ckpt, dtype=jnp.bfloat16)
+    assert p16["layers"]["q_w"].dtype == jnp.bfloat16
+    tokens, positions, mask = _left_padded_batch(4)
+    l32, _ = fwd(p32, cfg, tokens, positions, mask)
+    l16, _ = fwd(p16, cfg, tokens, positions, mask)
+    assert l16.dtype == jnp.float32
+    p_32, p_16 = jax.nn.softmax(l32), jax.nn.softmax(l16)
+    assert float(jnp.max(jnp.abs(p_32 - p_16)[mask == 1])) < 0.05
 
 
 def test_config_from_json_and_presets(tiny_ckpt):
-  cfg = Qwen2Config.from_hf_json(tiny_ckpt)
-  assert (cfg.hidden_size, cfg.num_key_value_heads, cfg.head_dim, cfg.rope_theta) == (64, 2, 16, 1e4)
-  assert hash(cfg) == hash(Qwen2Config.from_hf_json(tiny_ckpt))
-  assert PRESETS["3b"].head_dim == 128 and PRESETS["3b"].tie_word_embeddings
-  assert not PRESETS["7b"].tie_word_embeddings
-  shapes = jax.eval_shape(lambda: init_params(jax.random.key(0), PRESETS["3b"]))
-  n = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(shapes))
-  assert 3.0e9 < n < 3.2e9  # Qwen2.5-3B has 3.09B parameters
+    cfg = Qwen2Config.from_hf_json(tiny_ckpt)
+    assert (cfg.hidden_size, cfg.num_key_value_heads, cfg.head_dim, cfg.rope_theta) == (
+        64,
+        2,
+        16,
+        1e4,
+    )
+    assert hash(cfg) == hash(Qwen2Config.from_hf_json(tiny_ckpt))
+    assert PRESETS["3b"].head_dim == 128 and PRESETS["3b"].tie_word_embeddings
+    assert not PRESETS["7b"].tie_word_embeddings
+    shapes = jax.eval_shape(lambda: init_params(jax.random.key(0), PRESETS["3b"]))
+    n = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(shapes))
+    assert 3.0e9 < n < 3.2e9  # Qwen2.5-3B has 3.09B parameters
 
 
 def test_init_params_shapes_and_count():
-  cfg = Qwen2Config(vocab_size=100, hidden_size=32, intermediate_size=64, num_hidden_layers=3,
-                    num_attention_heads=4, num_key_value_heads=1)
-  params = init_params(jax.random.key(0), cfg, jnp.float32)
-  assert jax.tree.map(lambda x: tuple(x.shape), params) == param_shapes(cfg)
-  assert count_params(params) == sum(int(np.prod(s)) for s in jax.tree.leaves(
-      param_shapes(cfg), is_leaf=lambda x: isinstance(x, tuple)))
+    cfg = Qwen2Config(
+        vocab_size=100,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=3,
+        num_attention_heads=4,
+        num_key_value_heads=1,
+    )
+    params = init_params(jax.random.key(0), cfg, jnp.float32)
+    assert jax.tree.map(lambda x: tuple(x.shape), params) == param_shapes(cfg)
+    assert count_params(params) == sum(
+        int(np.prod(s))
+        for s in jax.tree.leaves(param_shapes(cfg), is_leaf=lambda x: isinstance(x, tuple))
+    )
 
 
 def test_from_hf_dict_transformers4_style_matches_preset():
-  """The Qwen2.5-3B-Instruct config.json layout (transformers 4.x keys)."""
-  d = {"architectures": ["Qwen2ForCausalLM"], "bos_token_id": 151643, "eos_token_id": 151645,
-       "hidden_act": "silu", "hidden_size": 2048, "intermediate_size": 11008,
-       "max_position_embeddings": 32768, "max_window_layers": 70, "model_type": "qwen2",
-       "num_attention_heads": 16, "num_hidden_layers": 36, "num_key_value_heads": 2,
-       "rms_norm_eps": 1e-06, "rope_theta": 1000000.0, "rope_scaling": None,
-       "sliding_window": 32768, "tie_word_embeddings": True, "torch_dtype": "bfloat16",
-       "use_sliding_window": False, "vocab_size": 151936}
-  assert Qwen2Config.from_hf_dict(d) == PRESETS["3b"]
-  with pytest.raises(NotImplementedError, match="yarn"):
-    Qwen2Config.from_hf_dict({**d, "rope_scaling": {"type": "yarn", "factor": 4.0}})
+    """The Qwen2.5-3B-Instruct config.json layout (transformers 4.x keys)."""
+    d = {
+        "architectures": ["Qwen2ForCausalLM"],
+        "bos_token_id": 151643,
+        "eos_token_id": 151645,
+        "hidden_act": "silu",
+        "hidden_size": 2048,
+        "intermediate_size": 11008,
+        "max_position_embeddings": 32768,
+        "max_window_layers": 70,
+        "model_type": "qwen2",
+        "num_attention_heads": 16,
+        "num_hidden_layers": 36,
+        "num_key_value_heads": 2,
+        "rms_norm_eps": 1e-06,
+        "rope_theta": 1000000.0,
+        "rope_scaling": None,
+        "sliding_window": 32768,
+        "tie_word_embeddings": True,
+        "torch_dtype": "bfloat16",
+        "use_sliding_window": False,
+        "vocab_size": 151936,
+    }
+    assert Qwen2Config.from_hf_dict(d) == PRESETS["3b"]
+    with pytest.raises(NotImplementedError, match="yarn"):
+        Qwen2Config.from_hf_dict({**d, "rope_scaling": {"type": "yarn", "factor": 4.0}})

@@ -4,16 +4,24 @@ from gamecwm_jax.bench import train as bench
 
 
 def test_update_benchmark_runs_at_tiny_shapes():
-  res = bench.bench_update("tiny", group=2, prompt_len=16, new_tokens=16, micro=1, chunk=8,
-                           skip_sampling=True, tflops=1.0)  # the sampler has its own tests
-  assert res["trained_tokens"] == 32 and res["update_s (ref + grad + adamw)"] > 0
-  assert 0 < res["mfu_update"] < 1
-  assert res["train_model_tflop"] > 0
+    res = bench.bench_update(
+        "tiny",
+        group=2,
+        prompt_len=16,
+        new_tokens=16,
+        micro=1,
+        chunk=8,
+        skip_sampling=True,
+        tflops=1.0,
+    )  # the sampler has its own tests
+    assert res["trained_tokens"] == 32 and res["update_s (ref + grad + adamw)"] > 0
+    assert 0 < res["mfu_update"] < 1
+    assert res["train_model_tflop"] > 0
 
 
 def test_flops_formula():
-  from gamecwm_jax.model import preset
+    from gamecwm_jax.model import preset
 
-  cfg = preset("3b")
-  per_token = bench.train_flops_per_token(cfg, 3_000_000_000, 8192)
-  assert per_token == 6 * 3e9 + 12 * 36 * 2048 * 8192
+    cfg = preset("3b")
+    per_token = bench.train_flops_per_token(cfg, 3_000_000_000, 8192)
+    assert per_token == 6 * 3e9 + 12 * 36 * 2048 * 8192
