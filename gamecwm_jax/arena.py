@@ -38,12 +38,12 @@ import time
 import types
 from typing import Any
 
-from gamecwm_jax.games import TERMINAL, UnknownGameError, get_game
+from gamecwm_jax.games import TERMINAL, get_game
 from gamecwm_jax.games.play import choose_action, observation_history
 from gamecwm_jax.games.registry import CHANCE, Game
 from gamecwm_jax.verify import mcts
 from gamecwm_jax.verify.sandbox import SandboxPool, SandboxResult
-from gamecwm_jax.verify.source import parse_completion
+from gamecwm_jax.verify.source import parse_completion, read_cli_candidate
 
 OPPONENTS = ("random", "golden_mcts")
 MOVE_KINDS = ("ok", "illegal", "error", "timeout")
@@ -434,16 +434,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
-    try:
-        get_game(args.game)
-    except UnknownGameError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    try:
-        text = sys.stdin.read() if args.candidate == "-" else open(
-            args.candidate, encoding="utf-8", errors="replace").read()
-    except OSError as e:
-        print(f"error: cannot read {args.candidate}: {e}", file=sys.stderr)
+    text = read_cli_candidate(args.candidate, args.game)
+    if text is None:
         return 2
     result = play_matches(text, args.game, opponent=args.opponent, matches=args.matches,
                           simulations=args.simulations, seed=args.seed, workers=args.workers,

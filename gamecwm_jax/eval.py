@@ -29,6 +29,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from gamecwm_jax.games.registry import resolve_games
+
 TIER_COLUMNS = ("static", "dynamics", "semantics", "scenarios", "information")
 COLUMNS = ("reward", "tier_mean") + TIER_COLUMNS
 
@@ -217,7 +219,7 @@ def main(argv: list[str]) -> None:
         f = FLAGS
         if not os.path.isdir(f.model):
             raise setup.SetupError(f"model directory {f.model!r} does not exist")
-        games = setup.resolve_games(f.games)
+        games = resolve_games(f.games)
         name = os.path.basename(os.path.normpath(f.lora.split(",")[-1] if f.lora else f.model))
         out_dir = f.out or os.path.join("runs", "eval", name)
         setup.check_writable(out_dir)

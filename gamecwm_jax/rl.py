@@ -36,6 +36,7 @@ import ml_collections
 import numpy as np
 
 from gamecwm_jax import sft as sft_lib
+from gamecwm_jax.games.registry import resolve_games
 from gamecwm_jax.model import init_lora, load_lora, merge_lora, save_lora
 from gamecwm_jax.sampler import Sampler, bucket_length
 from gamecwm_jax.train import data as data_lib
@@ -352,7 +353,7 @@ def run(config: ml_collections.ConfigDict) -> dict[str, Any]:
     from gamecwm_jax.train import setup
 
     setup.check_writable(config.workdir)
-    games = setup.resolve_games(config.data.train_games)
+    games = resolve_games(config.data.train_games)
     cfg, params, tokenizer, model_dir = setup.load_model(config)
     sft_adapter = None
     if sft_lib.sft_enabled(config):
@@ -379,10 +380,9 @@ def run(config: ml_collections.ConfigDict) -> dict[str, Any]:
 def run_eval(config: ml_collections.ConfigDict, cfg: Any, params: Params, tokenizer: Any) -> str:
     """`eval.samples` programs per `eval.games` game from the final policy -> <workdir>/eval."""
     from gamecwm_jax import eval as eval_lib
-    from gamecwm_jax.train import setup
 
     ec = config.eval
-    games = setup.resolve_games(ec.games)
+    games = resolve_games(ec.games)
     with make_verifier(config) as verifier:
         records = eval_lib.evaluate(
             params,

@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
+from gamecwm_jax.games.registry import resolve_games
 from gamecwm_jax.model import LoraConfig, init_lora, save_lora
 from gamecwm_jax.train import data as data_lib
 from gamecwm_jax.train import export as export_lib
@@ -172,7 +173,7 @@ def main(argv: list[str]) -> None:
     def go():
         config = validate(_CONFIG.value)
         setup.check_writable(config.workdir)
-        games = setup.resolve_games(config.data.train_games)
+        games = resolve_games(config.data.train_games)
         cfg, params, tokenizer, model_dir = setup.load_model(config)
         if not sft_enabled(config):
             raise setup.SetupError("SFT is disabled (sft.steps == 0 and sft.epochs == 0)")

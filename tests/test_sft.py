@@ -4,6 +4,7 @@ import json
 import os
 
 from gamecwm_jax import sft
+from gamecwm_jax.games.registry import resolve_games
 from gamecwm_jax.model import load_lora, load_tokenizer
 from gamecwm_jax.train import data as data_lib
 from gamecwm_jax.train import setup
@@ -28,7 +29,7 @@ def test_sft_trains_writes_adapter_and_skips_when_done(workdir):
     c.sft.steps = 6
     c.checkpoint.every = 3
     cfg, params, tok, model_dir = setup.load_model(c)
-    games = setup.resolve_games(c.data.train_games)
+    games = resolve_games(c.data.train_games)
     out = sft.run_sft(c, cfg, params, tok, games, model_dir)
     rows = read_jsonl(os.path.join(workdir, "sft", "metrics.jsonl"))
     assert [r["step"] for r in rows] == list(range(1, 7))

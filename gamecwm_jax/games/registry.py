@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
-import importlib.util
 import json
 import os
 import sys
@@ -149,12 +148,18 @@ def get_game(name: str) -> Game:
 
 
 def resolve_games(spec: str) -> list[str]:
-    """'train', 'test', 'all', or a comma-separated list of names -> game names."""
+    """'train', 'test', 'all', or a comma-separated list of names -> game names.
+
+    An unknown name, or a selection with no game in it, raises UnknownGameError.
+    """
     if spec in ("train", "test", "all"):
-        return list_games(spec)
-    names = [s.strip() for s in spec.split(",") if s.strip()]
-    for n in names:
-        get_game(n)
+        names = list_games(spec)
+    else:
+        names = [s.strip() for s in spec.split(",") if s.strip()]
+        for n in names:
+            get_game(n)
+    if not names:
+        raise UnknownGameError(f"no games match {spec!r} (is {games_dir()} populated?)")
     return names
 
 

@@ -47,16 +47,6 @@ def check_writable(path: str) -> str:
     return path
 
 
-def resolve_games(spec: str) -> list[str]:
-    """Game names from 'train' / 'test' / 'all' / 'a,b'; unknown names raise with hints."""
-    from gamecwm_jax.games.registry import resolve_games as _resolve
-
-    games = _resolve(spec)
-    if not games:
-        raise SetupError(f"no games match {spec!r} (is the games/ directory populated?)")
-    return games
-
-
 def _dtype(name: str) -> Any:
     return {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}[name]
 

@@ -10,8 +10,8 @@ import argparse
 import json
 import sys
 
-from gamecwm_jax.games import UnknownGameError, get_game
 from gamecwm_jax.verify.config import RewardConfig
+from gamecwm_jax.verify.source import read_cli_candidate
 from gamecwm_jax.verify.verifier import Verifier
 
 
@@ -25,16 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=None, help="seconds per candidate")
     args = parser.parse_args(argv)
-    try:
-        get_game(args.game)
-    except UnknownGameError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    try:
-        text = sys.stdin.read() if args.file == "-" else open(args.file, encoding="utf-8",
-                                                               errors="replace").read()
-    except OSError as e:
-        print(f"error: cannot read {args.file}: {e}", file=sys.stderr)
+    text = read_cli_candidate(args.file, args.game)
+    if text is None:
         return 2
     config = RewardConfig()
     if args.timeout:

@@ -95,3 +95,28 @@ def has_markers(code: str) -> bool:
         return bool(_MARKER.search(code))
     return any(tok.type in (tokenize.COMMENT, tokenize.STRING) and _MARKER.search(tok.string)
                for tok in tokens)
+
+
+def read_cli_candidate(path: str, game: str) -> str | None:
+    """The command-line tools' input: the text of `path` ('-' for stdin) for a known game.
+
+    Prints a one-line `error:` and returns None for an unknown game or an unreadable file,
+    so every CLI that takes a candidate reports bad input the same way (exit 2).
+    """
+    import sys
+
+    from gamecwm_jax.games.registry import UnknownGameError, get_game
+
+    try:
+        get_game(game)
+    except UnknownGameError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return None
+    try:
+        if path == "-":
+            return sys.stdin.read()
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError as e:
+        print(f"error: cannot read {path}: {e}", file=sys.stderr)
+        return None

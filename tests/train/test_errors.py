@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import pytest
 
 from gamecwm_jax.games import UnknownGameError
+from gamecwm_jax.games.registry import resolve_games
 from gamecwm_jax.train import checkpoint as ckpt_lib
 from gamecwm_jax.train import config as config_lib
 from gamecwm_jax.train import setup
@@ -61,7 +62,7 @@ def test_missing_model_directory(tmp_path):
 
 def test_unknown_game_lists_suggestions():
     with pytest.raises(UnknownGameError, match="Did you mean tic_tac_toe"):
-        setup.resolve_games("tic_tac_to,matching_pennies")
+        resolve_games("tic_tac_to,matching_pennies")
 
 
 def test_unwritable_workdir(tmp_path):
