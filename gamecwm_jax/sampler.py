@@ -38,7 +38,15 @@ import numpy as np
 
 from gamecwm_jax.model import lora as lora_lib
 from gamecwm_jax.model.config import Qwen2Config
-from gamecwm_jax.model.qwen2 import Cache, Params, forward, init_cache, lm_head
+from gamecwm_jax.model.qwen2 import (
+    Cache,
+    Params,
+    forward,
+    init_cache,
+    lm_head,
+    unstack_cache,
+    unstack_layers,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,22 +162,38 @@ def sample_token(
 def _inverse_cdf_sample(key: jax.Array, logits_rk: jax.Array) -> jax.Array:
     """Index drawn from softmax(logits) per row with one uniform per row.
 
-    Exact like `jax.random.categorical`, but the Gumbel trick needs V random
-    numbers per row per step, which costs more than the whole LM head on CPU;
-    a cumulative sum and a count are cheap on every backend.
+    Exact like `jax.random.categorical`, but the Gumbel trick needs K random
+    numbers per row per step, which costs more than the whole LM head on CPU.
+    Inverse-CDF sampling in two levels instead: the vocabulary is cut into
+    blocks of C ~ sqrt(K) entries, the uniform picks a block from the
+    cumulative block masses, then an entry from the cumulative masses inside
+    that block. Two cumsums of ~sqrt(K) instead of one of K (a cumsum is a
+    scan, slow on every backend compared with a sum).
     """
+    r, k = logits_rk.shape
+    c = 1 << max(0, round(np.log2(np.sqrt(k))))
     probs_rk = jax.nn.softmax(logits_rk, axis=-1)
-    cdf_rk = jnp.cumsum(probs_rk, axis=-1)
-    # u in (0, total]: strictly positive so a zero-probability first entry is
-    # never chosen; scaled by the total to absorb cumsum rounding.
-    u_r1 = (
-        jax.random.uniform(
-            key, (logits_rk.shape[0], 1), minval=jnp.finfo(jnp.float32).tiny, maxval=1.0
-        )
-        * cdf_rk[:, -1:]
+    probs_rnc = jnp.pad(probs_rk, ((0, 0), (0, -k % c))).reshape(r, -1, c)
+    block_rn = jnp.sum(probs_rnc, axis=-1)
+    cdf_rn = jnp.cumsum(block_rn, axis=-1)
+    # u in (0, total): strictly positive so a zero-mass block is never chosen;
+    # scaled by the total to absorb rounding.
+    u_r = (
+        jax.random.uniform(key, (r,), minval=jnp.finfo(jnp.float32).tiny, maxval=1.0)
+        * cdf_rn[:, -1]
     )
-    choice_r = jnp.sum(cdf_rk < u_r1, axis=-1)
-    return jnp.minimum(choice_r, logits_rk.shape[-1] - 1)
+    block_r = jnp.minimum(jnp.sum(cdf_rn < u_r[:, None], axis=-1), cdf_rn.shape[1] - 1)
+    take = lambda x_rn: jnp.take_along_axis(x_rn, block_r[:, None], axis=-1)[:, 0]
+    cdf_rc = jnp.cumsum(jnp.take_along_axis(probs_rnc, block_r[:, None, None], axis=1)[:, 0], -1)
+    # The residual mass inside the chosen block, clipped into (0, block total]
+    # so rounding can never land on a zero-probability entry at either end.
+    rest_r = jnp.clip(
+        u_r - (take(cdf_rn) - take(block_rn)),
+        jnp.finfo(jnp.float32).tiny,
+        cdf_rc[:, -1],
+    )
+    choice_r = block_r * c + jnp.sum(cdf_rc < rest_r[:, None], axis=-1)
+    return jnp.minimum(choice_r, k - 1)
 
 
 _STATIC = ("cfg", "lora_cfg", "top_k", "top_p", "greedy")
@@ -219,14 +243,21 @@ def _prefill(
         pads = [(0, extra) if a == slot_axis else (0, 0) for a in range(x.ndim)]
         return jnp.pad(jnp.repeat(x, g, axis=batch_axis), pads)
 
-    cache = {
-        "k": grow(cache["k"], 1, 3),
-        "v": grow(cache["v"], 1, 3),
-        "mask": grow(cache["mask"], 0, 1),
-        "index": cache["index"],
-    }
+    cache = unstack_cache(
+        {
+            "k": grow(cache["k"], 1, 3),
+            "v": grow(cache["v"], 1, 3),
+            "mask": grow(cache["mask"], 0, 1),
+            "index": cache["index"],
+        }
+    )
     token_r, lp_r, raw_r = sample_token(
-        jnp.repeat(logits_bv, g, axis=0), key, temperature, top_k=top_k, top_p=top_p, greedy=greedy
+        jnp.repeat(logits_bv, g, axis=0),
+        key,
+        temperature,
+        top_k=top_k,
+        top_p=top_p,
+        greedy=greedy,
     )
     next_pos_r = jnp.repeat(jnp.sum(mask_bp, axis=1), g).astype(jnp.int32)
     return cache, token_r, lp_r, raw_r, next_pos_r
@@ -254,7 +285,15 @@ def _decode(
     greedy: bool,
     out_len: int,
 ):
-    """Token-by-token loop from the first sampled token until all rows finish."""
+    """Token-by-token loop from the first sampled token until all rows finish.
+
+    The loop runs the unrolled layout (`qwen2.unstack_layers`): the per-layer
+    weights are split out of the stack once here, before the loop, so each
+    step reads them in place instead of slicing (copying) them out of the
+    stack L times per token. It costs one extra copy of the layer weights
+    while the loop runs.
+    """
+    params = unstack_layers(params)
     r = token_r.shape[0]
     ones_r1 = jnp.ones((r, 1), jnp.int32)
     done_r = jnp.isin(token_r, eos_ids)
@@ -308,7 +347,14 @@ def _decode(
         )
 
     s = jax.lax.while_loop(cond, body, init)
-    return s["tokens"], s["logprobs"], s["logprobs_raw"], s["lengths"], ~s["done"], s["cache"]
+    return (
+        s["tokens"],
+        s["logprobs"],
+        s["logprobs_raw"],
+        s["lengths"],
+        ~s["done"],
+        s["cache"],
+    )
 
 
 def sample(

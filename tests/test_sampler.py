@@ -8,7 +8,13 @@ import pytest
 import torch
 
 from gamecwm_jax import sampler as sampler_lib
-from gamecwm_jax.model import LoraConfig, init_lora, load_pretrained, load_tokenizer, merge_lora
+from gamecwm_jax.model import (
+    LoraConfig,
+    init_lora,
+    load_pretrained,
+    load_tokenizer,
+    merge_lora,
+)
 from gamecwm_jax.model import testing
 from gamecwm_jax.sampler import Sampler, bucket_length, sample, sample_token
 
@@ -154,12 +160,45 @@ def test_sample_token_top_p_keeps_at_least_one():
         np.testing.assert_array_equal(tok, [3, 3, 3, 3])
 
 
+@pytest.mark.parametrize("vocab", [37, 300])  # 300: several blocks, the last one padded
+def test_sampled_frequencies_match_softmax(vocab):
+    """The two-level inverse-CDF draw is exact: empirical frequencies over many
+    keys match softmax(logits / T) and zero-probability tokens never appear."""
+    rng = np.random.RandomState(0)
+    logits_v = rng.normal(0.0, 2.0, vocab).astype(np.float32)
+    logits_v[rng.choice(vocab, vocab // 3, replace=False)] = -np.inf  # masked entries
+    logits_v[-1] = -np.inf  # the padded block's neighbour
+    rows, draws = 8, 2500
+    draw = jax.jit(
+        jax.vmap(
+            lambda k: sample_token(
+                jnp.broadcast_to(jnp.asarray(logits_v), (rows, vocab)),
+                k,
+                jnp.float32(1.5),
+                top_k=0,
+                top_p=1.0,
+                greedy=False,
+            )[0]
+        )
+    )
+    tokens = np.asarray(draw(jax.random.split(jax.random.key(7), draws))).ravel()
+    counts = np.bincount(tokens, minlength=vocab)
+    probs = np.asarray(jax.nn.softmax(jnp.asarray(logits_v) / 1.5))
+    assert counts[probs == 0].sum() == 0
+    n = tokens.size
+    # every count within 5 standard deviations of its binomial mean
+    np.testing.assert_array_less(np.abs(counts - n * probs), 5 * np.sqrt(n * probs) + 1)
+
+
 def test_lora_sampling_equals_merged(model):
     cfg, params = model
     lora_cfg = LoraConfig(rank=4, alpha=8.0, targets=("q", "v", "down"))
     lora = init_lora(jax.random.key(0), params, cfg, lora_cfg)
     lora = {
-        t: {"a": ab["a"], "b": 0.2 * jax.random.normal(jax.random.key(i), ab["b"].shape)}
+        t: {
+            "a": ab["a"],
+            "b": 0.2 * jax.random.normal(jax.random.key(i), ab["b"].shape),
+        }
         for i, (t, ab) in enumerate(lora.items())
     }
     kw = dict(max_new_tokens=32, greedy=True, eos_ids=NO_EOS, pad_id=testing.PAD_ID)
@@ -180,8 +219,18 @@ def test_bucketing_limits_compiles(model):
     for plen, n in [(17, 25), (30, 32), (32, 17)]:  # same 32/32 buckets
         out = sample(params, cfg, [[1] * plen], max_new_tokens=n, **kw)
         assert out.tokens.shape == (2, n) and (out.lengths == n).all()
-    assert (sampler_lib._decode._cache_size(), sampler_lib._prefill._cache_size()) == before
-    assert [bucket_length(n) for n in (1, 16, 17, 100, 1024, 1025)] == [16, 16, 32, 128, 1024, 2048]
+    assert (
+        sampler_lib._decode._cache_size(),
+        sampler_lib._prefill._cache_size(),
+    ) == before
+    assert [bucket_length(n) for n in (1, 16, 17, 100, 1024, 1025)] == [
+        16,
+        16,
+        32,
+        128,
+        1024,
+        2048,
+    ]
 
 
 def test_errors(model):

@@ -12,7 +12,9 @@ KV cache through a jitted decode loop as a plain argument and return value.
 Parameters are declared with `self.param` under the names below (no nested
 submodules) and the layers run under one `nn.scan` with
 `variable_axes={"params": 0}`, so Flax's variable tree *is* this layout and the
-checkpoint loader, LoRA, sampler and export work on it directly.
+checkpoint loader, LoRA, sampler and export work on it directly. The sampler's
+decode loop alone runs an unrolled view of the same weights (`unstack_layers`;
+why is in `Qwen2`'s docstring).
 
 Parameter layout (our layout is `x @ w`, i.e. HF weights transposed; every
 per-layer leaf is stacked on a leading `L` axis so the layers run under one
@@ -92,7 +94,11 @@ def param_shapes(cfg: Qwen2Config) -> Params:
         "up_w": (l, d, f),
         "down_w": (l, f, d),
     }
-    shapes: Params = {"embed": (cfg.vocab_size, d), "layers": layers, "final_norm": (d,)}
+    shapes: Params = {
+        "embed": (cfg.vocab_size, d),
+        "layers": layers,
+        "final_norm": (d,),
+    }
     if not cfg.tie_word_embeddings:
         shapes["lm_head"] = (d, cfg.vocab_size)
     return shapes
@@ -152,9 +158,16 @@ def init_cache(cfg: Qwen2Config, batch: int, max_len: int, dtype: Any = jnp.bflo
     Slots sit next to the head dim (not next to the batch dim) so one layer's
     [B, K, S, H] slice is already in the layout of the two attention matmuls
     (batch dims B, K): reading it needs no transpose, which on CPU was a full
-    copy of every layer's cache per decode step.
+    copy of every layer's cache per decode step. `unstack_cache` turns k/v into
+    tuples of per-layer buffers for the unrolled layout.
     """
-    shape = (cfg.num_hidden_layers, batch, cfg.num_key_value_heads, max_len, cfg.head_dim)
+    shape = (
+        cfg.num_hidden_layers,
+        batch,
+        cfg.num_key_value_heads,
+        max_len,
+        cfg.head_dim,
+    )
     return {
         "k": jnp.zeros(shape, dtype),
         "v": jnp.zeros(shape, dtype),
@@ -214,11 +227,11 @@ def attention(
 class DecoderLayer(nn.Module):
     """One pre-norm block: x += attn(norm(x)), then x += SwiGLU(norm(x)).
 
-    Written as the body of `Qwen2`'s `nn.scan`: `carry` is (x [B, T, D], k, v)
-    where k, v are the whole [L, B, K, S, H] cache (or None), so each layer
-    writes only its T new slots in place (no per-step cache copy); `lora` (this
-    layer's {target: {a, b}} slices) and `layer` (its index) are scanned; the
-    remaining inputs are shared by all layers.
+    `kv` is this layer's (k, v) cache, each [B, K, S, H], or None without a
+    cache; the T new keys/values are written at slot `cache_index` and the
+    updated pair is returned next to x. As the body of `Qwen2`'s `nn.scan`,
+    `lora` (this layer's {target: {a, b}} slices), `layer` (its index) and `kv`
+    are scanned; the remaining inputs are shared by all layers.
     """
 
     cfg: Qwen2Config
@@ -229,9 +242,10 @@ class DecoderLayer(nn.Module):
     @nn.compact
     def __call__(
         self,
-        carry,
+        x_btd: jax.Array,
         lora: Params,
         layer: jax.Array,
+        kv: tuple[jax.Array, jax.Array] | None,
         sin_bth: jax.Array,
         cos_bth: jax.Array,
         mask_bts: jax.Array,
@@ -267,27 +281,36 @@ class DecoderLayer(nn.Module):
                 y = y + lora_lib.lora_delta(h, lora[name], self.lora_scale, self.lora_dropout, key)
             return y
 
-        x_btd, k_cache, v_cache = carry
         b, t, _ = x_btd.shape
         h_btd = rms_norm(x_btd, attn_norm, cfg.rms_norm_eps)
         q_btnh = apply_rope((proj("q", h_btd) + q_b).reshape(b, t, n_heads, hd), sin_bth, cos_bth)
         k_btkh = apply_rope((proj("k", h_btd) + k_b).reshape(b, t, n_kv, hd), sin_bth, cos_bth)
         v_btkh = (proj("v", h_btd) + v_b).reshape(b, t, n_kv, hd)
         k_bksh, v_bksh = k_btkh.transpose(0, 2, 1, 3), v_btkh.transpose(0, 2, 1, 3)
-        if k_cache is not None:  # write this layer's T slots, then attend over all S
-            at = (layer, 0, 0, cache_index, 0)
-            k_cache = jax.lax.dynamic_update_slice(k_cache, k_bksh[None].astype(k_cache.dtype), at)
-            v_cache = jax.lax.dynamic_update_slice(v_cache, v_bksh[None].astype(v_cache.dtype), at)
-            k_bksh = jax.lax.dynamic_index_in_dim(k_cache, layer, keepdims=False)
-            v_bksh = jax.lax.dynamic_index_in_dim(v_cache, layer, keepdims=False)
+        if kv is not None:  # write this layer's T slots, then attend over all S
+            at = (0, 0, cache_index, 0)
+            k_bksh = jax.lax.dynamic_update_slice(kv[0], k_bksh.astype(kv[0].dtype), at)
+            v_bksh = jax.lax.dynamic_update_slice(kv[1], v_bksh.astype(kv[1].dtype), at)
+            kv = (k_bksh, v_bksh)
         x_btd = x_btd + proj("o", attention(q_btnh, k_bksh, v_bksh, mask_bts))
         h_btd = rms_norm(x_btd, mlp_norm, cfg.rms_norm_eps)
         x_btd = x_btd + proj("down", jax.nn.silu(proj("gate", h_btd)) * proj("up", h_btd))
-        return (x_btd, k_cache, v_cache), None
+        return x_btd, kv
 
 
 class Qwen2(nn.Module):
-    """Embedding, L x `DecoderLayer` under one `nn.scan`, final norm, LM head.
+    """Embedding, L x `DecoderLayer`, final norm, LM head.
+
+    Two layouts of the same weights and cache (see `unstack_layers`):
+      stacked   params["layers"] [L, ...], cache k/v [L, B, K, S, H]: the layers
+                run under one `nn.scan`, so compile time does not grow with
+                depth (training, prefill).
+      unrolled  params["layer_{i}"], cache k/v a tuple of L [B, K, S, H]: a
+                Python loop over layers (the decode step). Scanning stacked
+                weights slices every layer's weights (and cache) out of the
+                stack on every step, which XLA materialises as copies; separate
+                buffers are read in place, so a memory-bound decode step reads
+                each byte once.
 
     `__call__` takes `forward`'s arguments minus params/cfg/lora_cfg/remat (those
     are the module's fields); see `forward` for their meaning.
@@ -296,6 +319,7 @@ class Qwen2(nn.Module):
     cfg: Qwen2Config
     lora_cfg: lora_lib.LoraConfig | None = None
     remat: bool = False  # rematerialise each layer in the backward pass
+    unrolled: bool = False  # the unrolled layout above
     param_dtype: Any = jnp.float32  # what `init` creates; `apply` uses the params as given
 
     @nn.compact
@@ -332,27 +356,32 @@ class Qwen2(nn.Module):
         lora_layers = lora_lib.stacked_lora(lora, self.lora_cfg)
         scale = lora_lib.scale(self.lora_cfg) if lora_layers else 0.0
         dropout = self.lora_cfg.dropout if (lora_layers and dropout_key is not None) else 0.0
+        kv = None if cache is None else (cache["k"], cache["v"])
+        shared = (sin_bth, cos_bth, mask_bts, index, dropout_key)
 
-        layer_cls = nn.remat(DecoderLayer, prevent_cse=False) if self.remat else DecoderLayer
-        layers = nn.scan(
-            layer_cls,
-            variable_axes={"params": 0},
-            split_rngs={"params": True},
-            in_axes=(0, 0) + (nn.broadcast,) * 5,
-            length=cfg.num_hidden_layers,
-        )(cfg, scale, dropout, self.param_dtype, name="layers")
-        k0 = None if cache is None else cache["k"]
-        v0 = None if cache is None else cache["v"]
-        (x_btd, k_new, v_new), _ = layers(
-            (x_btd, k0, v0),
-            lora_layers,
-            jnp.arange(cfg.num_hidden_layers),
-            sin_bth,
-            cos_bth,
-            mask_bts,
-            index,
-            dropout_key,
-        )
+        if self.unrolled:
+            new_k, new_v = [], []
+            for i in range(cfg.num_hidden_layers):
+                layer = DecoderLayer(cfg, scale, dropout, self.param_dtype, name=f"layer_{i}")
+                lora_i = jax.tree.map(lambda a: a[i], lora_layers)
+                kv_i = None if kv is None else (kv[0][i], kv[1][i])
+                x_btd, kv_i = layer(x_btd, lora_i, jnp.int32(i), kv_i, *shared)
+                if kv_i is not None:
+                    new_k.append(kv_i[0])
+                    new_v.append(kv_i[1])
+            new_kv = None if kv is None else (tuple(new_k), tuple(new_v))
+        else:
+            layer_cls = nn.remat(DecoderLayer, prevent_cse=False) if self.remat else DecoderLayer
+            layers = nn.scan(
+                layer_cls,
+                variable_axes={"params": 0},
+                split_rngs={"params": True},
+                in_axes=(0, 0, 0) + (nn.broadcast,) * 5,
+                length=cfg.num_hidden_layers,
+            )(cfg, scale, dropout, self.param_dtype, name="layers")
+            x_btd, new_kv = layers(
+                x_btd, lora_layers, jnp.arange(cfg.num_hidden_layers), kv, *shared
+            )
 
         h_btd = rms_norm(x_btd, _param(self, "final_norm", cfg.hidden_size), cfg.rms_norm_eps)
         head = (
@@ -362,10 +391,37 @@ class Qwen2(nn.Module):
         )
         new_cache = None
         if cache is not None:
-            new_cache = {"k": k_new, "v": v_new, "mask": key_mask_bs, "index": index + t}
+            new_cache = {
+                "k": new_kv[0],
+                "v": new_kv[1],
+                "mask": key_mask_bs,
+                "index": index + t,
+            }
         if return_hidden:
             return h_btd, new_cache
         return lm_head(head, cfg, h_btd), new_cache
+
+
+def unstack_layers(params: Params) -> Params:
+    """The unrolled layout of `params` (see `Qwen2`): `layers` [L, ...] becomes
+    `layer_0` ... `layer_{L-1}`. Other leaves are shared, not copied; the layer
+    weights are (one copy, made once before a decode loop, not per step)."""
+    if "layers" not in params:
+        return params
+    layers = params["layers"]
+    n = jax.tree.leaves(layers)[0].shape[0]
+    out = {k: v for k, v in params.items() if k != "layers"}
+    for i in range(n):
+        out[f"layer_{i}"] = jax.tree.map(lambda x: x[i], layers)
+    return out
+
+
+def unstack_cache(cache: Cache) -> Cache:
+    """k/v [L, B, K, S, H] -> tuples of L [B, K, S, H] (the unrolled layout)."""
+    if isinstance(cache["k"], tuple):
+        return cache
+    split = lambda x: tuple(x[i] for i in range(x.shape[0]))
+    return {**cache, "k": split(cache["k"]), "v": split(cache["v"])}
 
 
 def forward(
@@ -392,6 +448,8 @@ def forward(
         to; outputs at padded queries are finite garbage.
       lora / lora_cfg: optional adapter pytree; `lora=None` is the frozen base
         model (the GRPO reference policy).
+      params: the stacked layout, or the unrolled one from `unstack_layers`
+        (then the cache, if any, must be unrolled too: `unstack_cache`).
       cache: optional KV cache from `init_cache`. New keys/values are written at
         `cache['index']` and attention covers every earlier slot; the updated
         cache (index advanced by T) is returned. Without a cache the second
@@ -405,7 +463,15 @@ def forward(
     Returns:
       (fp32 logits [B, T, V] or hidden [B, T, D], new cache or None).
     """
-    model = Qwen2(cfg, lora_cfg=lora_cfg, remat=cfg.remat if remat is None else remat)
+    unrolled = "layers" not in params
+    if cache is not None and unrolled != isinstance(cache["k"], tuple):
+        raise ValueError("params and cache are in different layouts; see unstack_layers")
+    model = Qwen2(
+        cfg,
+        lora_cfg=lora_cfg,
+        remat=cfg.remat if remat is None else remat,
+        unrolled=unrolled,
+    )
     return model.apply(
         {"params": params},
         tokens_bt,

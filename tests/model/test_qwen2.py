@@ -18,6 +18,7 @@ from gamecwm_jax.model import (
     load_pretrained,
     param_shapes,
 )
+from gamecwm_jax.model.qwen2 import unstack_cache, unstack_layers
 from gamecwm_jax.model.testing import jit_forward
 
 fwd = jit_forward()
@@ -65,8 +66,10 @@ def test_hidden_plus_lm_head_equals_logits(tiny_ckpt_untied):
     np.testing.assert_allclose(lm_head(params, cfg, hidden[:, 4:]), logits[:, 4:], atol=1e-6)
 
 
-def test_kv_cache_decode_matches_full_forward(tiny_ckpt_untied):
-    """Prefill 7 slots, then feed the rest one token at a time through the cache."""
+@pytest.mark.parametrize("unrolled_decode", [False, True])
+def test_kv_cache_decode_matches_full_forward(tiny_ckpt_untied, unrolled_decode):
+    """Prefill 7 slots, then feed the rest one token at a time through the cache;
+    with `unrolled_decode` the steps run the unrolled layout, as the sampler does."""
     cfg, params = load_pretrained(tiny_ckpt_untied, dtype=jnp.float32)
     tokens, positions, mask = _left_padded_batch(2)
     full, _ = fwd(params, cfg, tokens, positions, mask)
@@ -75,14 +78,32 @@ def test_kv_cache_decode_matches_full_forward(tiny_ckpt_untied):
     pieces = []
     logits, cache = step(params, tokens[:, :7], positions[:, :7], mask[:, :7], cache)
     pieces.append(logits)
+    if unrolled_decode:
+        params, cache = unstack_layers(params), unstack_cache(cache)
+        assert "layers" not in params and len(cache["k"]) == cfg.num_hidden_layers
     for i in range(7, 12):
         logits, cache = step(
-            params, tokens[:, i : i + 1], positions[:, i : i + 1], mask[:, i : i + 1], cache
+            params,
+            tokens[:, i : i + 1],
+            positions[:, i : i + 1],
+            mask[:, i : i + 1],
+            cache,
         )
         pieces.append(logits)
     assert int(cache["index"]) == 12
     got = np.concatenate([np.asarray(x) for x in pieces], axis=1)
     np.testing.assert_allclose(got[mask == 1], np.asarray(full)[mask == 1], atol=1e-5, rtol=1e-5)
+
+
+def test_unrolled_layout_same_logits_and_layout_mismatch(tiny_ckpt):
+    cfg, params = load_pretrained(tiny_ckpt, dtype=jnp.float32)
+    tokens, positions, mask = _left_padded_batch(4)
+    stacked, _ = fwd(params, cfg, tokens, positions, mask)
+    unrolled, _ = fwd(unstack_layers(params), cfg, tokens, positions, mask)
+    np.testing.assert_allclose(unrolled, stacked, atol=1e-6)
+    cache = unstack_cache(init_cache(cfg, batch=3, max_len=16, dtype=jnp.float32))
+    with pytest.raises(ValueError, match="different layouts"):
+        forward(params, cfg, tokens, positions, mask, cache=cache)
 
 
 def test_remat_same_value_and_grad(tiny_ckpt):
