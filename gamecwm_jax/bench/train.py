@@ -18,6 +18,19 @@ off, for the KL) and the gradient + AdamW update (chunked log-probs, remat), and
 the peak device memory from `memory_stats()`. `--preset tiny` runs the same code path
 at toy shapes (how the GPU path is tested on CPU).
 
+Memory without a GPU: `--memory_only` compiles (never runs) the same update programs at
+those shapes from `jax.ShapeDtypeStruct` inputs, so no weights are allocated, and reports
+XLA's buffer assignment (`compiled.memory_analysis()`: argument, output and temp bytes)
+for several micro-batch sizes, with and without query-blocked attention:
+
+  python -m gamecwm_jax.bench.train --preset 3b --memory_only [--micro_batches 1,2,4,8]
+
+On a CPU this is XLA:CPU's buffer assignment: an estimate of what the GPU program would
+need, not a GPU measurement (XLA:GPU fuses and schedules differently, and the CUDA
+context, cuBLAS/cuDNN workspaces and fragmentation come on top). One XLA:CPU pass that
+adds an fp32 copy of the weights, which a GPU never holds, is turned off (see
+`memory_estimate`).
+
 MFU of the update = model FLOPs / (time x peak FLOP/s), model FLOPs per trained token =
 6 N + 12 L d_attn T (PaLM's formula: forward + backward over N parameters, plus the
 attention score / value matmuls over a T-token context, causal half not discounted).
@@ -30,6 +43,7 @@ tokens/s (decode is memory-bound; see bench/sampler.py for its roofline).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import resource
 import statistics
@@ -150,6 +164,35 @@ def _load_config(path: str):
     return mod.get_config()
 
 
+def _bench_model(preset_name: str, attn_block: int | None) -> tuple[Any, Any, Any]:
+    """(model cfg, parameter dtype, LoRA config) of the GPU modes: a preset (or the toy
+    `tiny`) with the GRPO recipe's adapter (r=16, alpha=64, every projection)."""
+    from gamecwm_jax.bench.sampler import TINY
+    from gamecwm_jax.model import LoraConfig, preset
+
+    cfg = TINY if preset_name == "tiny" else preset(preset_name)
+    if attn_block is not None:
+        cfg = dataclasses.replace(cfg, attn_block=attn_block)
+    dtype = jnp.float32 if preset_name == "tiny" else jnp.bfloat16
+    return cfg, dtype, LoraConfig(rank=16, alpha=64.0, targets=("all",))
+
+
+# `grpo_grad`'s per-micro-batch arguments, in order (between `params` and `temperature`).
+MICRO_BATCH_KEYS = ("tokens", "mask", "old", "ref", "adv", "weight")
+
+
+def _grpo_grad_options(beta: float, new_tokens: int) -> dict[str, Any]:
+    """`grpo_grad`'s loss options as the recipe sets them in rl.py (remat on)."""
+    return dict(
+        remat=True,
+        variant="grpo",
+        clip_eps_low=0.2,
+        clip_eps_high=0.2,
+        beta=beta,
+        max_completion_len=new_tokens,
+    )
+
+
 def bench_update(
     preset_name: str,
     group: int,
@@ -160,18 +203,17 @@ def bench_update(
     skip_sampling: bool,
     tflops: float,
     beta: float = 0.1,
+    attn_block: int | None = None,
 ) -> dict[str, Any]:
-    """One GRPO step at model scale with random weights (see module docstring)."""
-    from gamecwm_jax.bench.sampler import TINY
-    from gamecwm_jax.model import LoraConfig, count_params, init_lora, init_params, preset
+    """One GRPO step at model scale with random weights (see module docstring).
+    `attn_block` overrides the model config's query block (0: one block)."""
+    from gamecwm_jax.model import count_params, init_lora, init_params
     from gamecwm_jax.sampler import sample
     from gamecwm_jax.train.config import make_optimizer
     from gamecwm_jax.train.step import grpo_grad, make_update, score_logprobs, tree_add
 
-    cfg = TINY if preset_name == "tiny" else preset(preset_name)
-    dtype = jnp.float32 if preset_name == "tiny" else jnp.bfloat16
+    cfg, dtype, lcfg = _bench_model(preset_name, attn_block)
     params = init_params(jax.random.PRNGKey(0), cfg, dtype)
-    lcfg = LoraConfig(rank=16, alpha=64.0, targets=("all",))
     lora = init_lora(jax.random.PRNGKey(1), params, cfg, lcfg)
     n_params = count_params(params)
     prompt = np.random.default_rng(0).integers(0, cfg.vocab_size, prompt_len).tolist()
@@ -185,6 +227,7 @@ def bench_update(
         "new_tokens": new_tokens,
         "micro_batch": micro,
         "logprob_chunk": chunk,
+        "attn_block": cfg.attn_block,
         "device": jax.devices()[0].device_kind,
     }
     temp = jnp.float32(0.6)
@@ -232,6 +275,7 @@ def bench_update(
                 "mask": jnp.asarray(mask[sl]),
                 "old": jnp.asarray(old[sl]),
                 "adv": adv[sl],
+                "weight": jnp.ones(len(adv[sl])),
             }
             m["ref"] = (
                 score_logprobs(params, None, m["tokens"], m["mask"], temp, **kw) if beta else None
@@ -244,19 +288,9 @@ def bench_update(
             g, _, d, _ = grpo_grad(
                 lora,
                 params,
-                m["tokens"],
-                m["mask"],
-                m["old"],
-                m["ref"],
-                m["adv"],
-                jnp.ones(len(m["adv"])),
+                *(m[k] for k in MICRO_BATCH_KEYS),
                 temp,
-                remat=True,
-                variant="grpo",
-                clip_eps_low=0.2,
-                clip_eps_high=0.2,
-                beta=beta,
-                max_completion_len=new_tokens,
+                **_grpo_grad_options(beta, new_tokens),
                 **kw,
             )
             grad_sum = g if grad_sum is None else tree_add(grad_sum, g)
@@ -292,6 +326,137 @@ def bench_update(
     return out
 
 
+def _program_bytes(compiled: Any) -> dict[str, int]:
+    """XLA's buffer assignment of one compiled program: what it needs while it runs."""
+    m = compiled.memory_analysis()
+    out = {
+        "argument": m.argument_size_in_bytes,
+        "output": m.output_size_in_bytes,
+        "temp": m.temp_size_in_bytes,
+        "alias": m.alias_size_in_bytes,
+    }
+    out["total"] = out["argument"] + out["output"] + out["temp"] - out["alias"]
+    return out
+
+
+# XLA:CPU hoists the fp32 conversion of all layers' bf16 weights out of the layer loop
+# (see `memory_estimate`); disabling this pass gives a buffer assignment closer to a GPU's.
+CPU_NO_HOISTING = "while-loop-invariant-code-motion"
+
+
+def memory_estimate(
+    preset_name: str,
+    group: int,
+    prompt_len: int,
+    new_tokens: int,
+    micro_batches: list[int],
+    chunk: int,
+    attn_blocks: list[int],
+    beta: float = 0.1,
+) -> dict[str, Any]:
+    """Compile-only memory of the GRPO update at model scale; no weights are allocated.
+
+    For each query block (0: unblocked attention) and micro-batch size, lowers and
+    compiles the two programs `bench_update` and rl.py run over a micro-batch, with
+    `jax.ShapeDtypeStruct` inputs: `grpo_grad` (forward + backward, remat, chunked
+    log-probs) and `score_logprobs` (the LoRA-off reference pass), and reads XLA's
+    buffer assignment (argument + output + temp - aliased bytes). The step's estimate is
+    the larger program plus what stays allocated between programs: the AdamW state and
+    the accumulated LoRA gradient, and the whole group's tokens / log-probs.
+
+    On a CPU backend this is XLA:CPU's buffer assignment, an estimate of what the GPU
+    would need, not a GPU measurement (see the module docstring). XLA:CPU has no bf16
+    matmul: it converts bf16 weights to fp32, and its loop-invariant code motion hoists
+    that conversion out of the layer loop, i.e. an fp32 copy of every layer's weights
+    (about 11.5 GiB at 3B) that a GPU program, with native bf16 matmuls, never holds.
+    On CPU the programs are therefore compiled with that one pass disabled.
+    """
+    from gamecwm_jax.model import init_lora, init_params
+    from gamecwm_jax.train.config import make_optimizer
+    from gamecwm_jax.train.step import grpo_grad, score_logprobs
+
+    def nbytes(tree: Any) -> int:
+        return sum(x.size * jnp.dtype(x.dtype).itemsize for x in jax.tree.leaves(tree))
+
+    cfg, dtype, lcfg = _bench_model(preset_name, None)
+    params = jax.eval_shape(lambda: init_params(jax.random.PRNGKey(0), cfg, dtype))
+    lora = jax.eval_shape(lambda p: init_lora(jax.random.PRNGKey(1), p, cfg, lcfg), params)
+    opt, _ = make_optimizer(2e-5, 100, 0.0, "constant", 0.0, 0.1)
+    opt_state = jax.eval_shape(opt.init, lora)
+    seq = prompt_len + new_tokens
+
+    def batch(rows: int) -> dict[str, jax.ShapeDtypeStruct]:
+        i32, f32 = jnp.int32, jnp.float32
+        return {
+            "tokens": jax.ShapeDtypeStruct((rows, seq), i32),
+            "mask": jax.ShapeDtypeStruct((rows, seq), i32),
+            "old": jax.ShapeDtypeStruct((rows, new_tokens), f32),
+            "ref": jax.ShapeDtypeStruct((rows, new_tokens), f32) if beta else None,
+            "adv": jax.ShapeDtypeStruct((rows,), f32),
+            "weight": jax.ShapeDtypeStruct((rows,), f32),
+        }
+
+    held = nbytes(opt_state) + nbytes(lora) + nbytes(batch(group))
+    temp = jax.ShapeDtypeStruct((), jnp.float32)
+    on_cpu = jax.default_backend() == "cpu"
+    options = {"xla_disable_hlo_passes": CPU_NO_HOISTING} if on_cpu else None
+    rows = []
+    for block in attn_blocks:
+        cfg_b = dataclasses.replace(cfg, attn_block=block)
+        kw = dict(cfg=cfg_b, lora_cfg=lcfg, chunk=chunk, prompt_len=prompt_len)
+        for micro in micro_batches:
+            m = batch(micro)
+            t0 = time.perf_counter()
+            grad = grpo_grad.lower(
+                lora,
+                params,
+                *(m[k] for k in MICRO_BATCH_KEYS),
+                temp,
+                **_grpo_grad_options(beta, new_tokens),
+                **kw,
+            ).compile(options)
+            ref = score_logprobs.lower(params, None, m["tokens"], m["mask"], temp, **kw)
+            ref = ref.compile(options)
+            grad_b, ref_b = _program_bytes(grad), _program_bytes(ref)
+            rows.append(
+                {
+                    "attn_block": block,
+                    "micro_batch": micro,
+                    "grad": grad_b,
+                    "ref": ref_b,
+                    "step_estimate": max(grad_b["total"], ref_b["total"]) + held,
+                    "compile_s": time.perf_counter() - t0,
+                }
+            )
+            print(_memory_row(rows[-1]), file=sys.stderr, flush=True)
+    return {
+        "mode": "memory_only",
+        "preset": preset_name,
+        "group": group,
+        "seq_len": seq,
+        "new_tokens": new_tokens,
+        "logprob_chunk": chunk,
+        "weights_bytes": nbytes(params),
+        "held_between_programs_bytes": held,
+        "backend": jax.devices()[0].platform,
+        "disabled_xla_passes": CPU_NO_HOISTING if on_cpu else "",
+        "note": "compile-time buffer assignment of XLA on this backend; on CPU an estimate "
+        "of the GPU's need, not a GPU measurement",
+        "rows": rows,
+    }
+
+
+def _memory_row(r: dict[str, Any]) -> str:
+    g = r["grad"]
+    gib = 2.0**30
+    return (
+        f"attn_block={r['attn_block']:<4} micro_batch={r['micro_batch']}: grad program "
+        f"arg {g['argument'] / gib:.2f} + out {g['output'] / gib:.2f} + temp {g['temp'] / gib:.2f}"
+        f" GiB = {g['total'] / gib:.2f} GiB; ref pass {r['ref']['total'] / gib:.2f} GiB; "
+        f"step ~{r['step_estimate'] / gib:.2f} GiB (compiled in {r['compile_s']:.0f} s)"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -306,10 +471,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--micro_batch", type=int, default=2)
     ap.add_argument("--chunk", type=int, default=512)
     ap.add_argument("--skip_sampling", action="store_true")
+    ap.add_argument("--attn_block", type=int, default=None, help="query block (0: off)")
+    ap.add_argument("--memory_only", action="store_true", help="compile-time memory estimate")
+    ap.add_argument("--micro_batches", default="1,2,4,8", help="with --memory_only")
     ap.add_argument("--peak_tflops", type=float, default=0.0)
     ap.add_argument("--json", default="", help="also write the result here")
     a = ap.parse_args(argv)
-    if a.preset:
+    if a.memory_only:
+        from gamecwm_jax.model.config import Qwen2Config
+
+        default_block = Qwen2Config.attn_block  # the dataclass default
+        res = memory_estimate(
+            a.preset or "3b",
+            a.group,
+            a.prompt_len,
+            a.new_tokens,
+            [int(x) for x in a.micro_batches.split(",")],
+            a.chunk,
+            [default_block if a.attn_block is None else a.attn_block, 0],
+        )
+    elif a.preset:
         res = bench_update(
             a.preset,
             a.group,
@@ -319,6 +500,7 @@ def main(argv: list[str] | None = None) -> int:
             a.chunk,
             a.skip_sampling,
             a.peak_tflops,
+            attn_block=a.attn_block,
         )
     else:
         import tempfile

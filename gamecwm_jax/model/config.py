@@ -17,9 +17,12 @@ class Qwen2Config:
     """Shape and numerics of a Qwen2 / Qwen2.5 decoder.
 
     Field names follow Hugging Face's `config.json` so `from_hf_json` is a
-    plain rename-free read. `remat` is the one non-architectural field: it asks
+    plain rename-free read. Two fields are not architectural: `remat` asks
     `forward` to rematerialise each decoder layer in the backward pass (saves
-    activation memory during training, costs one extra forward).
+    activation memory during training, costs one extra forward), and
+    `attn_block` makes attention over more than that many queries run one block
+    of queries at a time (fp32 scores [.., attn_block, S] instead of [.., T, S];
+    0 turns it off). Neither changes the result.
     """
 
     vocab_size: int
@@ -36,6 +39,7 @@ class Qwen2Config:
     bos_token_id: int | None = None
     eos_token_id: int | tuple[int, ...] | None = None
     remat: bool = False
+    attn_block: int = 512
 
     def __post_init__(self):
         if self.head_dim is None:
@@ -45,6 +49,8 @@ class Qwen2Config:
                 f"num_attention_heads={self.num_attention_heads} is not a multiple of "
                 f"num_key_value_heads={self.num_key_value_heads}"
             )
+        if self.attn_block < 0:
+            raise ValueError(f"attn_block={self.attn_block} must be >= 0 (0: no query blocks)")
         if isinstance(self.eos_token_id, list):
             object.__setattr__(self, "eos_token_id", tuple(self.eos_token_id))
 

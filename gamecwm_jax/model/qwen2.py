@@ -32,7 +32,7 @@ scan, which keeps compile time independent of depth):
 
 Shape suffixes: b batch, t query time, s key time (cache slots), d model,
 n query heads, k kv heads, g query heads per kv head, h head dim, v vocab,
-l layers, f MLP width.
+l layers, f MLP width; in query-blocked attention, c block and q query within it.
 
 Numerics: matmuls run in the parameter dtype (bf16 in training); RMSNorm
 statistics, RoPE, attention logits/softmax and LM-head logits are fp32.
@@ -203,7 +203,11 @@ def apply_rope(x_btnh: jax.Array, sin_bth: jax.Array, cos_bth: jax.Array) -> jax
 
 
 def attention(
-    q_btnh: jax.Array, k_bksh: jax.Array, v_bksh: jax.Array, mask_bts: jax.Array
+    q_btnh: jax.Array,
+    k_bksh: jax.Array,
+    v_bksh: jax.Array,
+    mask_bts: jax.Array,
+    block: int = 0,
 ) -> jax.Array:
     """Grouped-query attention; returns [B, T, N*H].
 
@@ -211,8 +215,15 @@ def attention(
     query heads instead of being materialised G times. Keys/values come in the
     cache layout [B, K, S, H], so only the (small) query and output are
     transposed, never the S keys.
+
+    With `0 < block < T` the queries are processed `block` at a time (see
+    `_attention_in_query_blocks`): same result, but the fp32 scores of only one
+    block, [B, K, G, block, S], exist at a time, in the forward and the backward.
+    Decode steps and short sequences (T <= block) take the plain path below.
     """
     b, t, n, h = q_btnh.shape
+    if 0 < block < t:
+        return _attention_in_query_blocks(q_btnh, k_bksh, v_bksh, mask_bts, block)
     k = k_bksh.shape[1]
     q_bkgth = q_btnh.reshape(b, t, k, n // k, h).transpose(0, 2, 3, 1, 4)
     logits_bkgts = jnp.einsum(
@@ -222,6 +233,36 @@ def attention(
     probs_bkgts = jax.nn.softmax(logits_bkgts, axis=-1).astype(v_bksh.dtype)
     out_bkgth = jnp.einsum("bkgts,bksh->bkgth", probs_bkgts, v_bksh)
     return out_bkgth.transpose(0, 3, 1, 2, 4).reshape(b, t, n * h)
+
+
+def _attention_in_query_blocks(
+    q_btnh: jax.Array, k_bksh: jax.Array, v_bksh: jax.Array, mask_bts: jax.Array, block: int
+) -> jax.Array:
+    """`attention` run on `block` queries at a time, each attending to all S keys.
+
+    Query rows are independent, so this is the same computation split along T.
+    T is padded up to a multiple of `block` with fully masked queries (their
+    uniform-softmax outputs are sliced off, so they get no gradient); padding
+    keeps any T allowed, at the cost of less than one block of wasted work.
+    `lax.map` runs the blocks one after another and `jax.checkpoint` makes its
+    backward recompute each block's scores instead of saving them for all
+    blocks, so the peak is one block's [B, K, G, block, S] in either direction
+    (block / T of the [B, K, G, T, S] scores the plain path holds at once).
+    """
+    b, t, n, h = q_btnh.shape
+    nblocks = -(-t // block)
+    pad = nblocks * block - t
+    q_cbqnh = jnp.pad(q_btnh, ((0, 0), (0, pad), (0, 0), (0, 0)))
+    q_cbqnh = q_cbqnh.reshape(b, nblocks, block, n, h).swapaxes(0, 1)
+    mask_cbqs = jnp.pad(mask_bts, ((0, 0), (0, pad), (0, 0)))
+    mask_cbqs = mask_cbqs.reshape(b, nblocks, block, -1).swapaxes(0, 1)
+
+    @functools.partial(jax.checkpoint, prevent_cse=False)  # CSE is harmless inside a loop
+    def one_block(q_and_mask):
+        return attention(q_and_mask[0], k_bksh, v_bksh, q_and_mask[1])
+
+    out_cbqd = jax.lax.map(one_block, (q_cbqnh, mask_cbqs))
+    return out_cbqd.swapaxes(0, 1).reshape(b, nblocks * block, n * h)[:, :t]
 
 
 class DecoderLayer(nn.Module):
@@ -292,7 +333,8 @@ class DecoderLayer(nn.Module):
             k_bksh = jax.lax.dynamic_update_slice(kv[0], k_bksh.astype(kv[0].dtype), at)
             v_bksh = jax.lax.dynamic_update_slice(kv[1], v_bksh.astype(kv[1].dtype), at)
             kv = (k_bksh, v_bksh)
-        x_btd = x_btd + proj("o", attention(q_btnh, k_bksh, v_bksh, mask_bts))
+        attn_btd = attention(q_btnh, k_bksh, v_bksh, mask_bts, cfg.attn_block)
+        x_btd = x_btd + proj("o", attn_btd)
         h_btd = rms_norm(x_btd, mlp_norm, cfg.rms_norm_eps)
         x_btd = x_btd + proj("down", jax.nn.silu(proj("gate", h_btd)) * proj("up", h_btd))
         return x_btd, kv

@@ -71,9 +71,12 @@ def default_config() -> ml_collections.ConfigDict:
     c.rl.steps = 200  # 0 skips GRPO
     c.rl.prompts_per_step = 4
     c.rl.group_size = 8
-    # Completions per forward/backward. The model's attention materialises [B, N, T, S] fp32
-    # scores: at 8192 tokens that is 8.6 GB per row pair for the 3B model, so 2 rows fit.
-    c.rl.micro_batch_size = 2
+    # Completions per forward/backward; 8 = a whole group, so kept groups fill micro-batches
+    # exactly. For 8 rows of 4096 + 4096 tokens XLA's compile-time buffer assignment
+    # (`python -m gamecwm_jax.bench.train --preset 3b --memory_only`, on XLA:CPU: an estimate,
+    # not a GPU measurement) puts the 3B update at 34 GiB with the model's query-blocked
+    # attention (`attn_block`), vs 129 GiB if attention held [B, N, T, S] fp32 scores at once.
+    c.rl.micro_batch_size = 8
     c.rl.inner_steps = 1  # optimizer updates per sampled batch (> 1 uses the clip)
     c.rl.loss = "grpo"  # grpo | dr_grpo | token_mean
     c.rl.beta = 0.1  # k3 KL to the LoRA-off reference; 0 skips the reference pass

@@ -1,5 +1,7 @@
 """Parity of the JAX Qwen2 with transformers' PyTorch implementation."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -45,8 +47,10 @@ def _torch_logits(ckpt: str, tokens, positions, mask) -> np.ndarray:
         ).logits.numpy()
 
 
-def test_logits_match_transformers(any_ckpt):
+@pytest.mark.parametrize("attn_block", [512, 5], ids=["one_block", "query_blocks_of_5"])
+def test_logits_match_transformers(any_ckpt, attn_block):
     cfg, params = load_pretrained(any_ckpt, dtype=jnp.float32)
+    cfg = dataclasses.replace(cfg, attn_block=attn_block)  # 12 queries: 3 blocks, the last padded
     tokens, positions, mask = _left_padded_batch()
     ref = _torch_logits(any_ckpt, tokens, positions, mask)
     got, cache = fwd(params, cfg, jnp.asarray(tokens), jnp.asarray(positions), jnp.asarray(mask))
@@ -118,6 +122,36 @@ def test_remat_same_value_and_grad(tiny_ckpt):
     (l0, g0), (l1, g1) = (grad_fn(params, r) for r in (False, True))
     np.testing.assert_allclose(l0, l1, rtol=1e-6)
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-6), g0, g1)
+
+
+def test_query_blocked_attention_same_value_and_grad(tiny_ckpt_untied):
+    """Blocks of 5 over 12 queries (the last block padded), with and without remat and
+    through a KV-cache prefill, equal one block: logits and gradients."""
+    cfg, params = load_pretrained(tiny_ckpt_untied, dtype=jnp.float32)
+    plain, blocked = (dataclasses.replace(cfg, attn_block=b) for b in (0, 5))
+    tokens, positions, mask = _left_padded_batch(5)
+
+    def loss(p, cfg_, remat):
+        logits, _ = forward(p, cfg_, tokens, positions, mask, remat=remat)
+        return jnp.mean(jax.nn.log_softmax(logits)[..., 0] * mask), logits
+
+    grad_fn = jax.jit(jax.value_and_grad(loss, has_aux=True), static_argnums=(1, 2))
+    (l0, logits0), g0 = grad_fn(params, plain, False)
+    for remat in (False, True):
+        (l1, logits1), g1 = grad_fn(params, blocked, remat)
+        np.testing.assert_allclose(logits1, logits0, atol=1e-5, rtol=1e-5)  # pad rows too
+        np.testing.assert_allclose(l1, l0, rtol=1e-6)
+        jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-6), g1, g0)
+
+    def prefill(cfg_):
+        cache = init_cache(cfg_, batch=3, max_len=16, dtype=jnp.float32)
+        return jax.jit(lambda p, c: forward(p, cfg_, tokens, positions, mask, cache=c))(
+            params, cache
+        )
+
+    (logits_plain, cache_plain), (logits_blocked, cache_blocked) = map(prefill, (plain, blocked))
+    np.testing.assert_allclose(logits_blocked, logits_plain, atol=1e-5, rtol=1e-5)
+    np.testing.assert_allclose(cache_blocked["k"], cache_plain["k"], atol=1e-6)
 
 
 def test_bf16_forward_close_to_fp32(tiny_ckpt):

@@ -25,3 +25,21 @@ def test_flops_formula():
     cfg = preset("3b")
     per_token = bench.train_flops_per_token(cfg, 3_000_000_000, 8192)
     assert per_token == 6 * 3e9 + 12 * 36 * 2048 * 8192
+
+
+def test_memory_only_estimate_at_tiny_shapes(tmp_path):
+    """`--memory_only` compiles the update programs from shapes alone and reports bytes."""
+    import json
+
+    out = tmp_path / "mem.json"
+    argv = "--preset tiny --memory_only --group 2 --prompt_len 16 --new_tokens 16 --chunk 8"
+    argv += f" --micro_batches 1,2 --attn_block 8 --json {out}"
+    assert bench.main(argv.split()) == 0
+    res = json.loads(out.read_text())
+    rows = res["rows"]
+    assert [(r["attn_block"], r["micro_batch"]) for r in rows] == [(8, 1), (8, 2), (0, 1), (0, 2)]
+    for r in rows:
+        g = r["grad"]
+        assert g["total"] == g["argument"] + g["output"] + g["temp"] - g["alias"] > 0
+        assert r["step_estimate"] >= max(g["total"], r["ref"]["total"])
+    assert "not a GPU measurement" in res["note"]
