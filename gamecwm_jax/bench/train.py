@@ -11,7 +11,7 @@ every group has spread and every step trains all rows (the worst case for the up
 GPU: one GRPO update at Qwen2.5-3B shapes with random bf16 weights, G=8 completions of
 a 4096-token prompt, 4096 new tokens each (EOS disabled, so every row is full length):
 
-  python -m gamecwm_jax.bench.train --preset 3b [--micro_batch 2] [--skip_sampling]
+  python -m gamecwm_jax.bench.train --preset 3b [--micro_batch 8] [--skip_sampling]
 
 It times sampling (prefill + 4096 decode steps for 8 rows), the reference pass (LoRA
 off, for the KL) and the gradient + AdamW update (chunked log-probs, remat), and reads
@@ -468,7 +468,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--group", type=int, default=8)
     ap.add_argument("--prompt_len", type=int, default=4096)
     ap.add_argument("--new_tokens", type=int, default=4096)
-    ap.add_argument("--micro_batch", type=int, default=2)
+    ap.add_argument(
+        "--micro_batch", type=int, default=8, help="rows per pass (the 3B recipe's: a group)"
+    )
     ap.add_argument("--chunk", type=int, default=512)
     ap.add_argument("--skip_sampling", action="store_true")
     ap.add_argument("--attn_block", type=int, default=None, help="query block (0: off)")
