@@ -10,8 +10,9 @@ base weights, then GRPO. Each step:
   2. sample `group_size` completions per prompt with the jitted sampler (its
      per-token log-probs at the sampling temperature are the "old" log-probs);
   3. score them with the verifier's sandboxed worker pool;
-  4. group-relative advantages; groups whose rewards are all equal carry no
-     signal and are dropped from the update (and counted);
+  4. group-relative advantages (negative ones scaled by `rl.neg_weight`, 1 = GRPO);
+     groups whose rewards are all equal carry no signal and are dropped from the
+     update (and counted);
   5. `inner_steps` AdamW updates of the LoRA weights with the clipped objective
      (+ beta * k3 KL to the same model with LoRA off), gradients accumulated over
      micro-batches with exact weights, log-probs computed chunk by chunk.
@@ -200,7 +201,11 @@ def run_grpo(
             t2 = time.perf_counter()
 
             adv, zero_spread = losses.group_advantages(rewards, g_size, rc.loss, rc.adv_eps)
-            keep_rows = np.flatnonzero(np.repeat(~zero_spread, g_size))
+            adv = losses.weight_negative_advantages(adv, rc.neg_weight)
+            train_row = np.repeat(~zero_spread, g_size)
+            if rc.neg_weight == 0.0 and rc.beta == 0.0:
+                train_row &= adv > 0  # no advantage, no KL term: the row adds nothing
+            keep_rows = np.flatnonzero(train_row)
             sums = {"clipped": 0.0, "kl": 0.0, "ratio": 0.0, "tokens": 0.0, "entropy": 0.0}
             gnorm, loss_val, n_trained = float("nan"), float("nan"), 0
             if len(keep_rows):

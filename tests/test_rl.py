@@ -146,6 +146,34 @@ def test_zero_spread_groups_are_dropped_and_counted(workdir, monkeypatch):
     assert m["trained_tokens"] == 0 and m["reward/mean"] == 0.5
 
 
+def test_neg_weight_zero_trains_only_the_better_samples(workdir, monkeypatch):
+    """rl.neg_weight = 0 (and no KL): only rows above their group's mean reach the update,
+    with their GRPO advantage; 1 (GRPO) trains every row of a mixed group."""
+    from tests.train.fixtures import FakeReport, FakeVerifier
+
+    class FirstWins(FakeVerifier):
+        def verify_batch(self, items, seed=0):  # prompt-major rows, group size 2
+            return [FakeReport(1.0 - i % 2, {"static": 1.0}) for i in range(len(items))]
+
+    seen = []
+    real_build = rl.build_update_batch
+
+    def spy(out, keep_rows, adv_n, micro, max_new):
+        seen.append((list(keep_rows), adv_n[keep_rows].tolist()))
+        return real_build(out, keep_rows, adv_n, micro, max_new)
+
+    monkeypatch.setattr(rl, "make_verifier", lambda config: FirstWins())
+    monkeypatch.setattr(rl, "build_update_batch", spy)
+    for neg_weight, rows in ((0.0, [0, 2]), (1.0, [0, 1, 2, 3])):
+        c = tiny_config(os.path.join(workdir, f"w{neg_weight}"))
+        c.model.path = os.path.join(workdir, "base_model")
+        c.rl.steps, c.rl.beta, c.rl.neg_weight = 1, 0.0, neg_weight
+        seen.clear()
+        rl.run(c)
+        assert seen[0][0] == rows
+        assert all(a > 0 for a in seen[0][1]) == (neg_weight == 0.0)
+
+
 def _cli(args, timeout=300):
     import subprocess
     import sys

@@ -83,6 +83,9 @@ def default_config() -> ml_collections.ConfigDict:
     c.rl.clip_eps_low = 0.2
     c.rl.clip_eps_high = 0.2
     c.rl.adv_eps = 1e-4
+    # Weight of negative advantages: 1 is GRPO; 0 updates only on samples that beat their
+    # group's mean (positive sample reinforcement); see losses.weight_negative_advantages.
+    c.rl.neg_weight = 1.0
     c.rl.lr = 2e-5
     c.rl.warmup_frac = 0.0
     c.rl.schedule = "constant"
@@ -183,6 +186,8 @@ def validate(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     for key in positive:
         if got[key] <= 0:
             raise ConfigError(f"config.{key} must be positive, got {got[key]}")
+    if got["rl.neg_weight"] < 0:
+        raise ConfigError(f"config.rl.neg_weight must be >= 0, got {got['rl.neg_weight']}")
     if c.rl.group_size < 2 and c.rl.steps > 0:
         raise ConfigError(
             "config.rl.group_size must be >= 2: group-relative advantages need a group"

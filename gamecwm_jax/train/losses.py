@@ -70,6 +70,19 @@ def group_advantages(
     return adv_pg.reshape(-1).astype(np.float32), zero_spread_p
 
 
+def weight_negative_advantages(adv: np.ndarray, weight: float) -> np.ndarray:
+    """Multiplies the negative advantages by `weight` (>= 0); positive ones are kept.
+
+    1 is GRPO. 0 reinforces only the samples that beat their group's mean ("PSR",
+    positive sample reinforcement, in Zhu et al. 2025, "The Surprising Effectiveness of
+    Negative Reinforcement in LLM Reasoning"); values in between down-weight the rest.
+    """
+    if weight < 0:
+        raise ValueError(f"negative-advantage weight must be >= 0, got {weight}")
+    adv = np.asarray(adv, np.float32)
+    return adv if weight == 1.0 else np.where(adv < 0, adv * np.float32(weight), adv)
+
+
 def k3_kl(logp_new_bt: jax.Array, logp_ref_bt: jax.Array) -> jax.Array:
     """Per-token k3 estimator of KL(new || ref): unbiased, always >= 0."""
     d_bt = logp_ref_bt - logp_new_bt

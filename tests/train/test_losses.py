@@ -130,6 +130,17 @@ def test_group_advantages():
         losses.group_advantages(r, 4, "grpo_typo")
 
 
+def test_weight_negative_advantages():
+    adv = np.array([1.5, -0.5, -1.0, 0.0], np.float32)
+    np.testing.assert_array_equal(losses.weight_negative_advantages(adv, 1.0), adv)
+    np.testing.assert_allclose(
+        losses.weight_negative_advantages(adv, 0.25), [1.5, -0.125, -0.25, 0.0]
+    )
+    np.testing.assert_array_equal(losses.weight_negative_advantages(adv, 0.0), [1.5, 0, 0, 0])
+    with pytest.raises(ValueError, match=">= 0"):
+        losses.weight_negative_advantages(adv, -1.0)
+
+
 def test_kl_is_zero_at_reference_and_positive_elsewhere():
     x = jnp.linspace(-3, 0, 5)
     np.testing.assert_allclose(losses.k3_kl(x, x), 0.0, atol=1e-7)
