@@ -344,11 +344,20 @@ def summarize(workdir: str) -> str:
     if not rows:
         return "no GRPO steps were logged"
     k = max(1, len(rows) // 4)
-    first = float(np.mean([r["reward/mean"] for r in rows[:k]]))
-    last = float(np.mean([r["reward/mean"] for r in rows[-k:]]))
+    first = np.array([r["reward/mean"] for r in rows[:k]])
+    last = np.array([r["reward/mean"] for r in rows[-k:]])
+    diff = float(last.mean() - first.mean())
+    # Two standard errors of the difference of the two means (step-to-step spread):
+    # anything smaller is what the per-step sampling noise produces on its own.
+    if k < 2:
+        noise, trend = float("nan"), "too few steps to call a trend"
+    else:
+        noise = 2.0 * float(np.sqrt((first.var(ddof=1) + last.var(ddof=1)) / k))
+        trend = "up" if diff > noise else "down" if diff < -noise else "flat, within noise"
     return (
-        f"GRPO: {len(rows)} steps; mean reward of the first {k} step(s) {first:.3f}, "
-        f"of the last {k} step(s) {last:.3f} ({'up' if last > first else 'not up'}); "
+        f"GRPO: {len(rows)} steps; mean reward of the first {k} step(s) {first.mean():.3f}, "
+        f"of the last {k} step(s) {last.mean():.3f} ({trend}: difference {diff:+.3f}, "
+        f"2 standard errors {noise:.3f}); "
         f"per-step curve in {os.path.join(workdir, 'rl', 'rewards.png')}"
     )
 

@@ -275,3 +275,20 @@ def test_small_config_sft_then_grpo_then_eval_cli(tmp_path):
     assert "| **all** |" in out
     for ext in ("md", "csv", "json", "png"):
         assert os.path.isfile(os.path.join(eval_dir, f"results.{ext}"))
+
+
+@pytest.mark.parametrize(
+    "rewards,trend",
+    [
+        ([0.30, 0.35, 0.32, 0.31, 0.60, 0.62, 0.65, 0.61], "(up:"),
+        ([0.60, 0.30, 0.50, 0.35, 0.40, 0.65, 0.30, 0.55], "(flat, within noise:"),
+        ([0.70, 0.72, 0.71, 0.69, 0.20, 0.25, 0.22, 0.21], "(down:"),
+    ],
+)
+def test_summary_calls_a_trend_only_beyond_the_noise(tmp_path, rewards, trend):
+    os.makedirs(tmp_path / "rl")
+    with open(tmp_path / "rl" / "metrics.jsonl", "w") as f:
+        for step, r in enumerate(rewards, 1):
+            f.write(f'{{"step": {step}, "reward/mean": {r}}}\n')
+    line = rl.summarize(str(tmp_path))
+    assert line.startswith("GRPO: 8 steps; mean reward of the first 2 step(s)") and trend in line

@@ -10,11 +10,14 @@ import dataclasses
 import io
 import re
 import tokenize
+import warnings
 
 from gamecwm_jax.games.prompts import extract_code
 
-_MARKER = re.compile(r"\b(TODO|FIXME|XXX)\b|(?i:placeholder|implement (this|me|here)|your code here"
-                     r"|not implemented)")
+_MARKER = re.compile(
+    r"\b(TODO|FIXME|XXX)\b|(?i:placeholder|implement (this|me|here)|your code here"
+    r"|not implemented)"
+)
 
 
 @dataclasses.dataclass
@@ -32,19 +35,36 @@ def parse_completion(completion: str) -> Source:
     if not code.strip():
         return Source("", None, "no code in the completion")
     try:
-        tree = ast.parse(code)
+        with warnings.catch_warnings():  # not the trainer's warnings to print
+            warnings.simplefilter("ignore", SyntaxWarning)
+            tree = ast.parse(code)
     except SyntaxError as e:
         looks_like_code = bool(re.search(r"^\s*(def|import|from|class)\s", code, re.MULTILINE))
         if not looks_like_code:
             return Source(code, None, "no code in the completion (only prose)")
-        truncated = "was never closed" in str(e.msg) or "unexpected EOF" in str(e.msg) or (
-            e.lineno is not None and e.lineno >= code.count("\n"))
+        truncated = (
+            "was never closed" in str(e.msg)
+            or "unexpected EOF" in str(e.msg)
+            or (e.lineno is not None and e.lineno >= code.count("\n"))
+        )
         what = "truncated code" if truncated else "syntax error"
         return Source(code, None, f"{what}: {e.msg} (line {e.lineno})")
     except (ValueError, RecursionError, MemoryError) as e:  # null bytes, absurd nesting
         return Source(code, None, f"syntax error: {type(e).__name__}")
-    if not any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Assign, ast.Import,
-                              ast.ImportFrom, ast.ClassDef)) for n in tree.body):
+    if not any(
+        isinstance(
+            n,
+            (
+                ast.FunctionDef,
+                ast.AsyncFunctionDef,
+                ast.Assign,
+                ast.Import,
+                ast.ImportFrom,
+                ast.ClassDef,
+            ),
+        )
+        for n in tree.body
+    ):
         return Source(code, tree, "no code in the completion (no definitions)")
     return Source(code, tree, None)
 
@@ -62,23 +82,34 @@ def _is_placeholder_return(node: ast.stmt) -> bool:
     return True
 
 
-def stubbed_functions(tree: ast.Module, required: tuple[str, ...],
-                      constant_ok: tuple[str, ...] = ()) -> list[str]:
+def stubbed_functions(
+    tree: ast.Module, required: tuple[str, ...], constant_ok: tuple[str, ...] = ()
+) -> list[str]:
     """Required functions whose body is only a docstring plus pass / ... / raise
     NotImplementedError / a constant return (the latter allowed for `constant_ok`)."""
     stubs = []
     for node in tree.body:
-        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) or node.name not in required:
+        if (
+            not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            or node.name not in required
+        ):
             continue
         body = list(node.body)
-        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
-                and isinstance(body[0].value.value, str):
+        if (
+            body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
             body = body[1:]
         if len(body) != 1:
             continue
         stmt = body[0]
-        if isinstance(stmt, ast.Pass) or (isinstance(stmt, ast.Expr) and isinstance(
-                stmt.value, ast.Constant) and stmt.value.value is Ellipsis):
+        if isinstance(stmt, ast.Pass) or (
+            isinstance(stmt, ast.Expr)
+            and isinstance(stmt.value, ast.Constant)
+            and stmt.value.value is Ellipsis
+        ):
             stubs.append(node.name)
         elif isinstance(stmt, ast.Raise) and "NotImplemented" in ast.unparse(stmt):
             stubs.append(node.name)
@@ -93,8 +124,10 @@ def has_markers(code: str) -> bool:
         tokens = list(tokenize.generate_tokens(io.StringIO(code).readline))
     except (tokenize.TokenError, SyntaxError):
         return bool(_MARKER.search(code))
-    return any(tok.type in (tokenize.COMMENT, tokenize.STRING) and _MARKER.search(tok.string)
-               for tok in tokens)
+    return any(
+        tok.type in (tokenize.COMMENT, tokenize.STRING) and _MARKER.search(tok.string)
+        for tok in tokens
+    )
 
 
 def read_cli_candidate(path: str, game: str) -> str | None:
