@@ -121,6 +121,7 @@ def bench_cpu(config_path: str, steps: int, workdir: str) -> dict[str, Any]:
     config.rl.steps = steps
     config.checkpoint.every = 10_000
     config.export.at_end = False
+    config.eval.at_end = False  # scores are faked here (see above); an eval table would mislead
     config.log.progress = False
     t0 = time.perf_counter()
     try:
