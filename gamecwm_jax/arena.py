@@ -89,9 +89,15 @@ class SeatStats(_Returns):
             self.draws += 1
 
     def to_json(self) -> dict[str, Any]:
-        return {"seat": self.seat, "matches": self.matches, "wins": self.wins,
-                "draws": self.draws, "losses": self.losses, "mean_return": self.mean_return,
-                "ci95": self.ci95}
+        return {
+            "seat": self.seat,
+            "matches": self.matches,
+            "wins": self.wins,
+            "draws": self.draws,
+            "losses": self.losses,
+            "mean_return": self.mean_return,
+            "ci95": self.ci95,
+        }
 
 
 @dataclasses.dataclass
@@ -147,12 +153,23 @@ class ArenaResult(_Returns):
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "game": self.game, "opponent": self.opponent, "simulations": self.simulations,
-            "seed": self.seed, "matches": self.matches, "wins": self.wins, "draws": self.draws,
-            "losses": self.losses, "win_rate": self.win_rate, "mean_return": self.mean_return,
-            "ci95": self.ci95, "seats": [s.to_json() for s in self.seats],
-            "moves": dict(self.moves), "illegal_moves": self.illegal_moves,
-            "forfeits": self.forfeits, "problem": self.problem, "failures": list(self.failures),
+            "game": self.game,
+            "opponent": self.opponent,
+            "simulations": self.simulations,
+            "seed": self.seed,
+            "matches": self.matches,
+            "wins": self.wins,
+            "draws": self.draws,
+            "losses": self.losses,
+            "win_rate": self.win_rate,
+            "mean_return": self.mean_return,
+            "ci95": self.ci95,
+            "seats": [s.to_json() for s in self.seats],
+            "moves": dict(self.moves),
+            "illegal_moves": self.illegal_moves,
+            "forfeits": self.forfeits,
+            "problem": self.problem,
+            "failures": list(self.failures),
             "timings": dict(self.timings),
         }
 
@@ -162,15 +179,21 @@ class ArenaResult(_Returns):
                 return "n/a"
             return f"{mean:+.3f}" + (f" ± {ci:.3f}" if ci is not None else "")
 
-        lines = [f"{self.game}: candidate+MCTS({self.simulations}) vs {self.opponent}, "
-                 f"seed {self.seed}",
-                 f"  all     : {self.matches} matches  W/D/L {self.wins}/{self.draws}/{self.losses}"
-                 f"  mean return {fmt(self.mean_return, self.ci95)}"]
+        lines = [
+            f"{self.game}: candidate+MCTS({self.simulations}) vs {self.opponent}, seed {self.seed}",
+            f"  all     : {self.matches} matches  W/D/L {self.wins}/{self.draws}/{self.losses}"
+            f"  mean return {fmt(self.mean_return, self.ci95)}",
+        ]
         for s in self.seats:
-            lines.append(f"  seat {s.seat:<3d}: {s.matches} matches  W/D/L {s.wins}/{s.draws}/"
-                         f"{s.losses}  mean return {fmt(s.mean_return, s.ci95)}")
-        lines.append("  candidate moves: " + ", ".join(f"{k} {v}" for k, v in self.moves.items())
-                     + f"  (forfeited {self.forfeits})")
+            lines.append(
+                f"  seat {s.seat:<3d}: {s.matches} matches  W/D/L {s.wins}/{s.draws}/"
+                f"{s.losses}  mean return {fmt(s.mean_return, s.ci95)}"
+            )
+        lines.append(
+            "  candidate moves: "
+            + ", ".join(f"{k} {v}" for k, v in self.moves.items())
+            + f"  (forfeited {self.forfeits})"
+        )
         if self.problem:
             lines.append(f"  problem: {self.problem}")
         for f in self.failures:
@@ -193,9 +216,20 @@ class _Match:
 class _Arena:
     """Everything one `play_matches` call shares between its (threaded) matches."""
 
-    def __init__(self, code: str | None, problem: str | None, game: Game, opponent: str,
-                 simulations: int, seed: int, pool: SandboxPool | None, move_timeout_s: float,
-                 memory_mb: int, give_up_after: int, rollout_steps: int | None):
+    def __init__(
+        self,
+        code: str | None,
+        problem: str | None,
+        game: Game,
+        opponent: str,
+        simulations: int,
+        seed: int,
+        pool: SandboxPool | None,
+        move_timeout_s: float,
+        memory_mb: int,
+        give_up_after: int,
+        rollout_steps: int | None,
+    ):
         self.code = code
         self.problem = problem
         self.game = game
@@ -225,22 +259,34 @@ class _Arena:
             "num_players": self.game.num_players,
             "seed": f"{self.seed}:{self.game.name}:arena",
             "queries": [query],
-            "limits": {"cpu_s": wall + 1.0, "wall_s": wall, "query_s": self.move_timeout_s,
-                       "memory_mb": self.memory_mb, "file_mb": 1, "output_mb": 1},
+            "limits": {
+                "cpu_s": wall + 1.0,
+                "wall_s": wall,
+                "query_s": self.move_timeout_s,
+                "memory_mb": self.memory_mb,
+                "file_mb": 1,
+                "output_mb": 1,
+            },
         }
 
     def _set_problem(self, problem: str) -> None:
         with self._lock:
             self.problem = self.problem or problem
 
-    def candidate_move(self, actions: list[str], player: int, legal: list[str],
-                       key: str) -> tuple[str | None, str, str | None]:
+    def candidate_move(
+        self, actions: list[str], player: int, legal: list[str], key: str
+    ) -> tuple[str | None, str, str | None]:
         """(action or None, move kind, failure message) from the sandboxed planner."""
         if self.problem is not None:
             return None, "error", None
-        query = {"kind": "plan", "player": player, "simulations": self.simulations,
-                 "seed": key, "max_rollout_steps": self.rollout_steps,
-                 **self._information(actions, player)}
+        query = {
+            "kind": "plan",
+            "player": player,
+            "simulations": self.simulations,
+            "seed": key,
+            "max_rollout_steps": self.rollout_steps,
+            **self._information(actions, player),
+        }
         result = self.pool.run(self._job(query))
         try:
             return self._read(result, legal)
@@ -249,8 +295,13 @@ class _Arena:
 
     def _read(self, result: SandboxResult, legal: list[str]) -> tuple[str | None, str, str | None]:
         frames = result.frames
-        end = frames[-1] if frames and isinstance(frames[-1], dict) and (
-            {"done", "timeout", "crash"} & frames[-1].keys()) else None
+        end = (
+            frames[-1]
+            if frames
+            and isinstance(frames[-1], dict)
+            and ({"done", "timeout", "crash"} & frames[-1].keys())
+            else None
+        )
         if (end is not None and end.get("timeout")) or result.stopped == "timeout":
             return None, "timeout", "the candidate timed out"
         loaded = frames[0] if frames and isinstance(frames[0], dict) and "ok" in frames[0] else None
@@ -261,7 +312,9 @@ class _Arena:
             self._set_problem(f"the candidate does not load: {loaded.get('error')}")
             return None, "error", None
         funcs = (loaded.get("probe") or {}).get("funcs") or {}
-        missing = sorted(k for k, v in funcs.items() if v == "missing") if isinstance(funcs, dict) else []
+        missing = (
+            sorted(k for k, v in funcs.items() if v == "missing") if isinstance(funcs, dict) else []
+        )
         if missing:
             self._set_problem(f"incomplete API: missing {missing}")
             return None, "error", None
@@ -279,16 +332,23 @@ class _Arena:
         return action, "ok", None
 
     # -- the opponent, trusted -------------------------------------------------------------
-    def opponent_move(self, actions: list[str], player: int, legal: list[str],
-                      rng: random.Random, key: str) -> str:
+    def opponent_move(
+        self, actions: list[str], player: int, legal: list[str], rng: random.Random, key: str
+    ) -> str:
         if self.opponent == "random":
             return rng.choice(legal)
         with _GLOBAL_RANDOM:
             saved = random.getstate()
             try:
-                out = mcts.plan_move(self.golden, self.game.num_players, player, self.simulations,
-                                     key, max_rollout_steps=self.rollout_steps,
-                                     **self._information(actions, player))
+                out = mcts.plan_move(
+                    self.golden,
+                    self.game.num_players,
+                    player,
+                    self.simulations,
+                    key,
+                    max_rollout_steps=self.rollout_steps,
+                    **self._information(actions, player),
+                )
             finally:
                 random.setstate(saved)
         return out["action"]
@@ -343,11 +403,22 @@ class _Arena:
         return _Match(seat, returns, moves, failures, candidate_s, opponent_s, opponent_moves)
 
 
-def play_matches(candidate_source: str, game: str, *, opponent: str = "random",
-                 matches: int = 100, simulations: int = 200, seed: int = 0,
-                 pool: SandboxPool | None = None, workers: int | None = None,
-                 move_timeout_s: float = 10.0, memory_mb: int = 1024, give_up_after: int = 3,
-                 rollout_steps: int | None = None, progress: bool = True) -> ArenaResult:
+def play_matches(
+    candidate_source: str,
+    game: str,
+    *,
+    opponent: str = "random",
+    matches: int = 100,
+    simulations: int = 200,
+    seed: int = 0,
+    pool: SandboxPool | None = None,
+    workers: int | None = None,
+    move_timeout_s: float = 10.0,
+    memory_mb: int = 1024,
+    give_up_after: int = 3,
+    rollout_steps: int | None = None,
+    progress: bool = True,
+) -> ArenaResult:
     """Plays `matches` games of the true `game` between the candidate (a completion or a
     module source) + MCTS and `opponent`; match i seats the candidate as player
     i % num_players, and matches i // num_players share their chance seed (the same deals
@@ -369,9 +440,19 @@ def play_matches(candidate_source: str, game: str, *, opponent: str = "random",
     own_pool = None
     if problem is None and pool is None:
         pool = own_pool = SandboxPool(workers or 2)
-    arena = _Arena(source.code if problem is None else None, problem, spec, opponent,
-                   simulations, seed, pool, move_timeout_s, memory_mb, give_up_after,
-                   rollout_steps)
+    arena = _Arena(
+        source.code if problem is None else None,
+        problem,
+        spec,
+        opponent,
+        simulations,
+        seed,
+        pool,
+        move_timeout_s,
+        memory_mb,
+        give_up_after,
+        rollout_steps,
+    )
     threads = max(1, workers or (pool.num_workers if pool is not None else 1))
     results: list[_Match | None] = [None] * matches
     try:
@@ -400,11 +481,14 @@ def play_matches(candidate_source: str, game: str, *, opponent: str = "random",
         opponent_s += m.opponent_s
         opponent_moves += m.opponent_moves
     cand_moves = sum(moves.values())
-    timings = {"total_s": time.perf_counter() - start,
-               "candidate_move_s": candidate_s / cand_moves if cand_moves else 0.0,
-               "opponent_move_s": opponent_s / opponent_moves if opponent_moves else 0.0}
-    return ArenaResult(spec.name, opponent, simulations, seed, seats, moves, arena.problem,
-                       failures[:5], timings)
+    timings = {
+        "total_s": time.perf_counter() - start,
+        "candidate_move_s": candidate_s / cand_moves if cand_moves else 0.0,
+        "opponent_move_s": opponent_s / opponent_moves if opponent_moves else 0.0,
+    }
+    return ArenaResult(
+        spec.name, opponent, simulations, seed, seats, moves, arena.problem, failures[:5], timings
+    )
 
 
 def _progress(total: int, desc: str, enabled: bool):
@@ -418,29 +502,45 @@ def _progress(total: int, desc: str, enabled: bool):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gamecwm_jax.arena", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m gamecwm_jax.arena",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--game", required=True)
-    parser.add_argument("--candidate", required=True,
-                        help="a file with a completion or a module ('-' for stdin)")
+    parser.add_argument(
+        "--candidate", required=True, help="a file with a completion or a module ('-' for stdin)"
+    )
     parser.add_argument("--opponent", choices=OPPONENTS, default="random")
     parser.add_argument("--matches", type=int, default=100)
     parser.add_argument("--simulations", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--move-timeout", type=float, default=10.0, help="seconds per move")
-    parser.add_argument("--rollout-steps", type=int, default=None,
-                        help="cap on MCTS rollout length (default: the game's length bound)")
+    parser.add_argument(
+        "--rollout-steps",
+        type=int,
+        default=None,
+        help="cap on MCTS rollout length (default: the game's length bound)",
+    )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     text = read_cli_candidate(args.candidate, args.game)
     if text is None:
         return 2
-    result = play_matches(text, args.game, opponent=args.opponent, matches=args.matches,
-                          simulations=args.simulations, seed=args.seed, workers=args.workers,
-                          move_timeout_s=args.move_timeout, rollout_steps=args.rollout_steps,
-                          progress=not args.quiet)
+    result = play_matches(
+        text,
+        args.game,
+        opponent=args.opponent,
+        matches=args.matches,
+        simulations=args.simulations,
+        seed=args.seed,
+        workers=args.workers,
+        move_timeout_s=args.move_timeout,
+        rollout_steps=args.rollout_steps,
+        progress=not args.quiet,
+    )
     print(json.dumps(result.to_json(), indent=2) if args.json else result.summary())
     return 0
 

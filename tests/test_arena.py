@@ -69,9 +69,11 @@ def test_crashing_candidates_are_counted(pool):
     assert result.moves["error"] == result.candidate_moves > 0
     assert any("boom" in f for f in result.failures)
     # a program that cannot run: nothing reaches the sandbox, every move is forfeited
-    for source, problem in (("def get_initial_state(:\n    return 1\n\n", "syntax error"),
-                            ("import os\nos.system('true')\n" + TTT, "does not load"),
-                            ("def get_initial_state():\n    return {}\n", "incomplete API")):
+    for source, problem in (
+        ("def get_initial_state(:\n    return 1\n\n", "syntax error"),
+        ("import os\nos.system('true')\n" + TTT, "does not load"),
+        ("def get_initial_state():\n    return {}\n", "incomplete API"),
+    ):
         result = _play(pool, source, matches=2)
         assert result.moves["error"] == result.candidate_moves > 0
         assert problem in result.problem

@@ -71,7 +71,11 @@ def run(repeats: int = 5, workers: int | None = None) -> dict:
         names = list_games()
         items = [(get_game(n).golden_source, n) for n in names]
         t = _median_time(lambda: verifier.verify_batch(items), max(1, repeats // 2))
-        out["golden_set"] = {"games": len(names), "seconds": t, "verifications_per_s": len(names) / t}
+        out["golden_set"] = {
+            "games": len(names),
+            "seconds": t,
+            "verifications_per_s": len(names) / t,
+        }
         per_game = {}
         for name in names:
             item = [(get_game(name).golden_source, name)]
@@ -83,24 +87,27 @@ def run(repeats: int = 5, workers: int | None = None) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gamecwm_jax.bench.verifier",
-                                     description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m gamecwm_jax.bench.verifier",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--json", default=None, help="also write the numbers to this file")
     args = parser.parse_args(argv)
     r = run(args.repeats, args.workers)
-    print(f"verifier benchmark: {r['cpus']} CPUs, {r['workers']} workers, "
-          f"median of {r['repeats']}")
+    print(f"verifier benchmark: {r['cpus']} CPUs, {r['workers']} workers, median of {r['repeats']}")
     print(f"pool start-up                 {r['pool_start_s']:8.3f} s")
     print(f"sandbox overhead / candidate  {1000 * r['sandbox_overhead_s']:8.1f} ms")
     print(f"{'group of 8 (golden+mutants)':30s} {'s/group':>8s} {'verif/s':>8s}")
     for name, g in r["groups"].items():
         print(f"  {name:28s} {g['group_of_8_s']:8.3f} {g['verifications_per_s']:8.1f}")
     gs = r["golden_set"]
-    print(f"whole golden set ({gs['games']} games, one batch) {gs['seconds']:.2f} s = "
-          f"{gs['verifications_per_s']:.1f} verif/s")
+    print(
+        f"whole golden set ({gs['games']} games, one batch) {gs['seconds']:.2f} s = "
+        f"{gs['verifications_per_s']:.1f} verif/s"
+    )
     slow = sorted(r["golden_single_s"].items(), key=lambda kv: -kv[1])[:5]
     print("slowest single goldens: " + ", ".join(f"{n} {t:.2f}s" for n, t in slow))
     if args.json:

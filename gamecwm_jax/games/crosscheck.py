@@ -94,15 +94,22 @@ def compare_step(golden: types.ModuleType, bridge: types.ModuleType, state, os_s
     if set(ids) != os_legal:
         extra = sorted(ids[i] for i in set(ids) - os_legal)
         missing = sorted(os_state.action_to_string(os_player, i) for i in os_legal - set(ids))
-        return f"legal actions: ours but not OpenSpiel's {extra}; OpenSpiel's but not ours {missing}"
+        return (
+            f"legal actions: ours but not OpenSpiel's {extra}; OpenSpiel's but not ours {missing}"
+        )
     if player == CHANCE:
-        ours = {bridge.to_openspiel(os_state, state, a): p for a, p in golden.get_chance_outcomes(state)}
+        ours = {
+            bridge.to_openspiel(os_state, state, a): p for a, p in golden.get_chance_outcomes(state)
+        }
         theirs = dict(os_state.chance_outcomes())
         if ours.keys() != theirs.keys() or any(
             not math.isclose(ours[i], theirs[i], abs_tol=1e-9) for i in ours
         ):
-            diff = {ids.get(i, i): (ours.get(i), theirs.get(i)) for i in ours.keys() | theirs.keys()
-                    if not math.isclose(ours.get(i, -1), theirs.get(i, -2), abs_tol=1e-9)}
+            diff = {
+                ids.get(i, i): (ours.get(i), theirs.get(i))
+                for i in ours.keys() | theirs.keys()
+                if not math.isclose(ours.get(i, -1), theirs.get(i, -2), abs_tol=1e-9)
+            }
             return f"chance probabilities (ours, OpenSpiel): {diff}"
     return None
 
@@ -151,12 +158,18 @@ def crosscheck(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--game", required=True, help="a game name, or 'all' for every game OpenSpiel has")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--game", required=True, help="a game name, or 'all' for every game OpenSpiel has"
+    )
     parser.add_argument("--trajectories", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    names = [n for n in list_games() if get_game(n).openspiel] if args.game == "all" else [args.game]
+    names = (
+        [n for n in list_games() if get_game(n).openspiel] if args.game == "all" else [args.game]
+    )
     failed = 0
     for name in names:
         try:

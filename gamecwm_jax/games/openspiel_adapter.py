@@ -122,14 +122,19 @@ class CWMState(pyspiel.State):
 
     def current_player(self) -> int:
         player = self._m.get_current_player(self.cwm_state)
-        return {CHANCE: pyspiel.PlayerId.CHANCE, TERMINAL: pyspiel.PlayerId.TERMINAL}.get(player, player)
+        return {CHANCE: pyspiel.PlayerId.CHANCE, TERMINAL: pyspiel.PlayerId.TERMINAL}.get(
+            player, player
+        )
 
     def _legal_actions(self, player: int) -> list[int]:
-        return sorted(self._game_ref.actions.id(a) for a in self._m.get_legal_actions(self.cwm_state))
+        return sorted(
+            self._game_ref.actions.id(a) for a in self._m.get_legal_actions(self.cwm_state)
+        )
 
     def chance_outcomes(self) -> list[tuple[int, float]]:
         return sorted(
-            (self._game_ref.actions.id(a), p) for a, p in self._m.get_chance_outcomes(self.cwm_state)
+            (self._game_ref.actions.id(a), p)
+            for a, p in self._m.get_chance_outcomes(self.cwm_state)
         )
 
     def _apply_action(self, action: int) -> None:

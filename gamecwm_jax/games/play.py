@@ -108,7 +108,9 @@ def check_scenario(module: types.ModuleType, scenario: dict[str, Any]) -> str | 
         if got.keys() != want.keys() or any(
             not math.isclose(got[a], want[a], abs_tol=1e-9) for a in want
         ):
-            problems.append(f"chance outcomes {sorted(got.items())}, expected {sorted(want.items())}")
+            problems.append(
+                f"chance outcomes {sorted(got.items())}, expected {sorted(want.items())}"
+            )
     if "observation" in expect:
         spec = expect["observation"]
         obs = module.get_observations(state)[spec["player"]]

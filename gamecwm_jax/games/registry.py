@@ -141,9 +141,7 @@ def get_game(name: str) -> Game:
         known = list_games()
         close = difflib.get_close_matches(name, known, n=3)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
-        raise UnknownGameError(
-            f"Unknown game {name!r}.{hint} Known games: {', '.join(known)}"
-        )
+        raise UnknownGameError(f"Unknown game {name!r}.{hint} Known games: {', '.join(known)}")
     return _load_meta(path)
 
 

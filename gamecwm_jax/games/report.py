@@ -99,8 +99,12 @@ def to_markdown(rows: list[dict], args: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--crosscheck", type=int, default=0, metavar="N", help="OpenSpiel trajectories per game")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--crosscheck", type=int, default=0, metavar="N", help="OpenSpiel trajectories per game"
+    )
     parser.add_argument("--out", default=str(games_dir() / "README.md"))
     parser.add_argument("--json", help="also write the rows as JSON here")
     args = parser.parse_args(argv)

@@ -20,13 +20,38 @@ from gamecwm_jax.model import lora, tokenizer
 from gamecwm_jax.model.checkpoint import CheckpointError, load_pretrained
 from gamecwm_jax.model.config import PRESETS, Qwen2Config, preset
 from gamecwm_jax.model.lora import LoraConfig, init_lora, load_lora, merge_lora, save_lora
-from gamecwm_jax.model.qwen2 import (Qwen2, count_params, forward, init_cache, init_params,
-                                     lm_head, param_shapes)
+from gamecwm_jax.model.qwen2 import (
+    Qwen2,
+    count_params,
+    forward,
+    init_cache,
+    init_params,
+    lm_head,
+    param_shapes,
+)
 from gamecwm_jax.model.tokenizer import chat_prompt, extract_code, load_tokenizer
 
 __all__ = [
-    "CheckpointError", "LoraConfig", "PRESETS", "Qwen2", "Qwen2Config", "chat_prompt",
-    "count_params", "extract_code", "forward", "init_cache", "init_lora", "init_params",
-    "lm_head", "load_lora", "load_pretrained", "load_tokenizer", "lora", "merge_lora",
-    "param_shapes", "preset", "save_lora", "tokenizer",
+    "CheckpointError",
+    "LoraConfig",
+    "PRESETS",
+    "Qwen2",
+    "Qwen2Config",
+    "chat_prompt",
+    "count_params",
+    "extract_code",
+    "forward",
+    "init_cache",
+    "init_lora",
+    "init_params",
+    "lm_head",
+    "load_lora",
+    "load_pretrained",
+    "load_tokenizer",
+    "lora",
+    "merge_lora",
+    "param_shapes",
+    "preset",
+    "save_lora",
+    "tokenizer",
 ]

@@ -16,8 +16,11 @@ from gamecwm_jax.verify.verifier import Verifier
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gamecwm_jax.verify", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m gamecwm_jax.verify",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("file", help="a completion or a module ('-' for stdin)")
     parser.add_argument("--game", required=True)
     parser.add_argument("--json", action="store_true", help="print the report as JSON")

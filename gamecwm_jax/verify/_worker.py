@@ -130,7 +130,9 @@ def canonical(value) -> str:
     never equal a JSON one.
     """
     try:
-        return json.dumps(_integral_floats_as_ints(value), sort_keys=True, separators=(",", ":"), allow_nan=False)
+        return json.dumps(
+            _integral_floats_as_ints(value), sort_keys=True, separators=(",", ":"), allow_nan=False
+        )
     except QueryTimeout:
         raise
     except BaseException:  # noqa: BLE001
@@ -171,8 +173,12 @@ def observe(module, state, num_players: int) -> dict:
     """
     rec: dict = {}
     errors = {}
-    for key, name in (("p", "get_current_player"), ("l", "get_legal_actions"),
-                      ("c", "get_chance_outcomes"), ("r", "get_rewards")):
+    for key, name in (
+        ("p", "get_current_player"),
+        ("l", "get_legal_actions"),
+        ("c", "get_chance_outcomes"),
+        ("r", "get_rewards"),
+    ):
         ok, value = call(getattr(module, name), state)
         if ok:
             rec[key] = plain(value)
@@ -314,9 +320,17 @@ def static_probe(module, required: list, num_players: int) -> dict:
         except BaseException:  # noqa: BLE001 - TypeError, or a builtin without signature
             funcs[name] = "arity"
     out: dict = {"funcs": funcs}
-    if any(funcs.get(n) != "ok" for n in ("get_initial_state", "get_current_player",
-                                           "get_legal_actions", "get_chance_outcomes",
-                                           "get_rewards", "get_observations")):
+    if any(
+        funcs.get(n) != "ok"
+        for n in (
+            "get_initial_state",
+            "get_current_player",
+            "get_legal_actions",
+            "get_chance_outcomes",
+            "get_rewards",
+            "get_observations",
+        )
+    ):
         return out
     ok, state = call(module.get_initial_state)
     if not ok:
@@ -355,7 +369,9 @@ def obs_history(module, actions: list, player: int, num_players: int):
         ok, legal = call(module.get_legal_actions, state)
         if not ok or type(legal) not in (list, tuple) or action not in legal:
             return None, f"step {t}: action {action!r} is not legal"
-        history.append({"observation": obs[player], "action": action if current == player else None})
+        history.append(
+            {"observation": obs[player], "action": action if current == player else None}
+        )
         ok, state = call(module.apply_action, state, action)
         if not ok:
             return None, f"step {t}: apply_action({action!r}) raised {state}"
@@ -366,8 +382,9 @@ def _history_key(history) -> list:
     return [(canonical(h["observation"]), h["action"]) for h in history]
 
 
-def resample(module, actions: list, player: int, num_players: int, seed: str,
-             samples: int = 1) -> dict:
+def resample(
+    module, actions: list, player: int, num_players: int, seed: str, samples: int = 1
+) -> dict:
     """Calls the module's resample_history `samples` times on its own view of `actions`
     and checks that each answer replays legally and gives `player` the same observations
     and own actions. {"samples": [{"sampled", "self_ok", "problem"}, ...]}"""
@@ -388,27 +405,45 @@ def _one_resample(module, history, key, length: int, player: int, num_players: i
         return {"sampled": None, "self_ok": False, "problem": f"resample_history raised {out}"}
     sampled = plain(out)
     if type(out) not in (list, tuple) or not all(type(a) is str for a in out):
-        return {"sampled": None, "self_ok": False,
-                "problem": "resample_history did not return a list of action strings"}
+        return {
+            "sampled": None,
+            "self_ok": False,
+            "problem": "resample_history did not return a list of action strings",
+        }
     if len(out) != length:
-        return {"sampled": sampled, "self_ok": False,
-                "problem": f"resampled {len(out)} actions for a history of {length}"}
+        return {
+            "sampled": sampled,
+            "self_ok": False,
+            "problem": f"resampled {len(out)} actions for a history of {length}",
+        }
     again, problem = obs_history(module, list(out), player, num_players)
     if again is None:
         return {"sampled": sampled, "self_ok": False, "problem": f"replaying the sample: {problem}"}
     if _history_key(again) != key:
-        return {"sampled": sampled, "self_ok": False,
-                "problem": "the sample changes the player's observations or own actions"}
+        return {
+            "sampled": sampled,
+            "self_ok": False,
+            "problem": "the sample changes the player's observations or own actions",
+        }
     return {"sampled": sampled, "self_ok": True, "problem": None}
 
 
 def plan(module, query: dict, num_players: int) -> dict:
     """The arena's move: `mcts.plan_move` over the module from what `player` may know
     (`actions` or `history`). {"action", "simulations", "root"} or {"action": None, "error"}."""
-    ok, out = call(lambda: mcts.plan_move(
-        module, num_players, query["player"], query["simulations"], query["seed"],
-        actions=query.get("actions"), history=query.get("history"),
-        uct_c=query.get("uct_c", 1.4), max_rollout_steps=query.get("max_rollout_steps", 1000)))
+    ok, out = call(
+        lambda: mcts.plan_move(
+            module,
+            num_players,
+            query["player"],
+            query["simulations"],
+            query["seed"],
+            actions=query.get("actions"),
+            history=query.get("history"),
+            uct_c=query.get("uct_c", 1.4),
+            max_rollout_steps=query.get("max_rollout_steps", 1000),
+        )
+    )
     return plain(out) if ok else {"action": None, "error": out}
 
 
@@ -419,8 +454,14 @@ def run_query(module, query: dict, num_players: int) -> dict:
     if kind == "rollout":
         return rollout(module, query["seed"], query["max_steps"], num_players)
     if kind == "resample":
-        return resample(module, query["actions"], query["player"], num_players, query["seed"],
-                        query.get("samples", 1))
+        return resample(
+            module,
+            query["actions"],
+            query["player"],
+            num_players,
+            query["seed"],
+            query.get("samples", 1),
+        )
     if kind == "plan":
         return plan(module, query, num_players)
     raise ValueError(f"unknown query kind {kind!r}")
@@ -432,38 +473,139 @@ def run_query(module, query: dict, num_players: int) -> dict:
 
 # Imported by the zygote so candidates find them without reading any file.
 PRELOAD = (
-    "__future__", "abc", "array", "ast", "base64", "binascii", "bisect", "cmath", "collections",
-    "collections.abc", "contextlib", "copy", "dataclasses", "datetime", "decimal", "difflib",
-    "enum", "fractions", "functools", "hashlib", "heapq", "io", "itertools", "json", "keyword",
-    "logging", "math", "numbers", "operator", "pickle", "pprint", "queue", "random", "re",
-    "statistics", "string", "struct", "textwrap", "threading", "time", "traceback", "types",
-    "typing", "unicodedata", "warnings", "weakref", "zlib",
+    "__future__",
+    "abc",
+    "array",
+    "ast",
+    "base64",
+    "binascii",
+    "bisect",
+    "cmath",
+    "collections",
+    "collections.abc",
+    "contextlib",
+    "copy",
+    "dataclasses",
+    "datetime",
+    "decimal",
+    "difflib",
+    "enum",
+    "fractions",
+    "functools",
+    "hashlib",
+    "heapq",
+    "io",
+    "itertools",
+    "json",
+    "keyword",
+    "logging",
+    "math",
+    "numbers",
+    "operator",
+    "pickle",
+    "pprint",
+    "queue",
+    "random",
+    "re",
+    "statistics",
+    "string",
+    "struct",
+    "textwrap",
+    "threading",
+    "time",
+    "traceback",
+    "types",
+    "typing",
+    "unicodedata",
+    "warnings",
+    "weakref",
+    "zlib",
 )
 # A candidate may not import these (they are dropped from sys.modules before it runs, so
 # an import re-triggers the audited import machinery).
 DENIED_MODULES = (
-    "ctypes", "_ctypes", "socket", "_socket", "ssl", "_ssl", "subprocess", "_posixsubprocess",
-    "multiprocessing", "_multiprocessing", "asyncio", "concurrent", "pty", "select",
-    "selectors", "signal", "_signal", "resource", "shutil", "tempfile", "urllib", "http",
-    "ftplib", "smtplib", "telnetlib", "gamecwm_jax",
+    "ctypes",
+    "_ctypes",
+    "socket",
+    "_socket",
+    "ssl",
+    "_ssl",
+    "subprocess",
+    "_posixsubprocess",
+    "multiprocessing",
+    "_multiprocessing",
+    "asyncio",
+    "concurrent",
+    "pty",
+    "select",
+    "selectors",
+    "signal",
+    "_signal",
+    "resource",
+    "shutil",
+    "tempfile",
+    "urllib",
+    "http",
+    "ftplib",
+    "smtplib",
+    "telnetlib",
+    "gamecwm_jax",
 )
 DENIED_EVENTS = (
-    "os.system", "os.exec", "os.fork", "os.forkpty", "os.posix_spawn", "os.spawn",
-    "os.startfile", "os.kill", "os.killpg", "os.setuid", "subprocess.Popen",
-    "resource.setrlimit", "resource.prlimit", "builtins.input", "signal.pthread_kill",
-    "pty.spawn", "webbrowser.open",
+    "os.system",
+    "os.exec",
+    "os.fork",
+    "os.forkpty",
+    "os.posix_spawn",
+    "os.spawn",
+    "os.startfile",
+    "os.kill",
+    "os.killpg",
+    "os.setuid",
+    "subprocess.Popen",
+    "resource.setrlimit",
+    "resource.prlimit",
+    "builtins.input",
+    "signal.pthread_kill",
+    "pty.spawn",
+    "webbrowser.open",
 )
 DENIED_PREFIXES = ("socket.", "ctypes.", "_ctypes.", "winreg.", "ftplib.", "smtplib.", "urllib.")
 # Events whose first argument (two for rename/link) is a path that must lie in scratch.
 PATH_EVENTS = {
-    "os.remove": 1, "os.rmdir": 1, "os.mkdir": 1, "os.rename": 2, "os.link": 2,
-    "os.symlink": 2, "os.chmod": 1, "os.chown": 1, "os.truncate": 1, "os.utime": 1,
-    "os.listdir": 1, "os.scandir": 1, "os.chdir": 1, "os.chflags": 1, "os.lchflags": 1,
-    "os.lchmod": 1, "os.lchown": 1, "os.mkfifo": 1, "os.mknod": 1, "shutil.rmtree": 1,
-    "shutil.copyfile": 2, "shutil.copymode": 2, "shutil.copystat": 2, "shutil.move": 2,
-    "shutil.chown": 1, "shutil.make_archive": 1, "shutil.unpack_archive": 2,
-    "tempfile.mkstemp": 1, "tempfile.mkdtemp": 1, "os.getxattr": 1, "os.setxattr": 1,
-    "os.listxattr": 1, "os.removexattr": 1,
+    "os.remove": 1,
+    "os.rmdir": 1,
+    "os.mkdir": 1,
+    "os.rename": 2,
+    "os.link": 2,
+    "os.symlink": 2,
+    "os.chmod": 1,
+    "os.chown": 1,
+    "os.truncate": 1,
+    "os.utime": 1,
+    "os.listdir": 1,
+    "os.scandir": 1,
+    "os.chdir": 1,
+    "os.chflags": 1,
+    "os.lchflags": 1,
+    "os.lchmod": 1,
+    "os.lchown": 1,
+    "os.mkfifo": 1,
+    "os.mknod": 1,
+    "shutil.rmtree": 1,
+    "shutil.copyfile": 2,
+    "shutil.copymode": 2,
+    "shutil.copystat": 2,
+    "shutil.move": 2,
+    "shutil.chown": 1,
+    "shutil.make_archive": 1,
+    "shutil.unpack_archive": 2,
+    "tempfile.mkstemp": 1,
+    "tempfile.mkdtemp": 1,
+    "os.getxattr": 1,
+    "os.setxattr": 1,
+    "os.listxattr": 1,
+    "os.removexattr": 1,
 }
 
 
@@ -511,7 +653,7 @@ def _make_audit_hook(scratch: str, violations: list):
             for path in args[:count]:
                 if not inside(path):
                     deny(f"{event} {path!r}"[:200])
-            if len(args) > count and any(isinstance(a, int) for a in args[count:count + 2]):
+            if len(args) > count and any(isinstance(a, int) for a in args[count : count + 2]):
                 deny(f"{event} with dir_fd")
 
     return hook
@@ -688,7 +830,7 @@ def _collect(fd: int, deadline: float, max_bytes: int):
             break
     end = 0
     while end + 4 <= len(buf):  # keep whole frames only; their JSON is parsed by the parent
-        (size,) = struct.unpack(">I", bytes(buf[end:end + 4]))
+        (size,) = struct.unpack(">I", bytes(buf[end : end + 4]))
         if end + 4 + size > len(buf):
             break
         end += 4 + size
@@ -700,9 +842,9 @@ def split_frames(body: bytes) -> list:
     frames = []
     pos = 0
     while pos + 4 <= len(body):
-        (size,) = struct.unpack(">I", body[pos:pos + 4])
+        (size,) = struct.unpack(">I", body[pos : pos + 4])
         try:
-            frames.append(json.loads(body[pos + 4:pos + 4 + size]))
+            frames.append(json.loads(body[pos + 4 : pos + 4 + size]))
         except (ValueError, RecursionError):  # garbage a candidate wrote on the pipe
             break
         pos += 4 + size
@@ -738,9 +880,14 @@ def run_job(job: dict, scratch_base: str) -> dict:
     shutil.rmtree(scratch, ignore_errors=True)
     if os.WIFSIGNALED(status) and why == "eof":
         sig = os.WTERMSIG(status)
-        why = "killed by signal " + (signal.Signals(sig).name if sig in signal.valid_signals() else str(sig))
-    return {"stopped": why, "wall_s": time.monotonic() - start,
-            "exit": os.waitstatus_to_exitcode(status)}, body
+        why = "killed by signal " + (
+            signal.Signals(sig).name if sig in signal.valid_signals() else str(sig)
+        )
+    return {
+        "stopped": why,
+        "wall_s": time.monotonic() - start,
+        "exit": os.waitstatus_to_exitcode(status),
+    }, body
 
 
 def _unshare_network() -> bool:
@@ -779,8 +926,10 @@ def zygote_main(argv: list) -> None:
         try:
             reply, body = run_job(job, scratch_base)
         except Exception as exc:  # noqa: BLE001 - report, keep serving
-            reply, body = {"stopped": f"zygote error: {describe(exc)}", "wall_s": 0.0,
-                           "exit": None}, b""
+            reply, body = (
+                {"stopped": f"zygote error: {describe(exc)}", "wall_s": 0.0, "exit": None},
+                b"",
+            )
         write_message(out_fd, reply, body)
 
 

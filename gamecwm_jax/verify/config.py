@@ -87,7 +87,12 @@ class RewardConfig:
     @classmethod
     def fast(cls, **changes: Any) -> RewardConfig:
         """Smaller budgets (tests, quick checks): the same checks on fewer rollouts."""
-        base = dict(dynamics_rollouts=6, semantics_rollouts=12,
-                    leak_pairs=200, step_budget=300, max_rollout_steps=150)
+        base = dict(
+            dynamics_rollouts=6,
+            semantics_rollouts=12,
+            leak_pairs=200,
+            step_budget=300,
+            max_rollout_steps=150,
+        )
         base.update(changes)
         return cls(**base)

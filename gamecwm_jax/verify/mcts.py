@@ -68,8 +68,13 @@ def _sample_outcome(module, state, rng: random.Random) -> str:
         raise PlannerError("no chance outcome at a chance node")
     actions, weights = [], []
     for item in outcomes:
-        if type(item) not in (list, tuple) or len(item) != 2 or type(item[0]) is not str \
-                or type(item[1]) not in (int, float) or not item[1] > 0:
+        if (
+            type(item) not in (list, tuple)
+            or len(item) != 2
+            or type(item[0]) is not str
+            or type(item[1]) not in (int, float)
+            or not item[1] > 0
+        ):
             raise PlannerError(f"malformed chance outcome {item!r:.60}")
         actions.append(item[0])
         weights.append(float(item[1]))
@@ -100,7 +105,11 @@ def _rollout(module, state, num_players: int, rng: random.Random, max_steps: int
         p = _player(module, state)
         if p == TERMINAL:
             break
-        action = _sample_outcome(module, state, rng) if p == CHANCE else rng.choice(_actions(module, state))
+        action = (
+            _sample_outcome(module, state, rng)
+            if p == CHANCE
+            else rng.choice(_actions(module, state))
+        )
         state = module.apply_action(state, action)
     return _returns(module, state, num_players)
 
@@ -108,8 +117,14 @@ def _rollout(module, state, num_players: int, rng: random.Random, max_steps: int
 class UCT:
     """One search tree; `iterate(root_state)` runs one simulation from a (determinized) root."""
 
-    def __init__(self, module, num_players: int, rng: random.Random, uct_c: float = 1.4,
-                 max_rollout_steps: int = 1000):
+    def __init__(
+        self,
+        module,
+        num_players: int,
+        rng: random.Random,
+        uct_c: float = 1.4,
+        max_rollout_steps: int = 1000,
+    ):
         self.module = module
         self.n = num_players
         self.rng = rng
@@ -128,7 +143,9 @@ class UCT:
         best, best_score = None, -math.inf
         for a in legal:
             child = node.children[a]
-            score = self._value(child) + self.c * math.sqrt(math.log(child.available) / child.visits)
+            score = self._value(child) + self.c * math.sqrt(
+                math.log(child.available) / child.visits
+            )
             if score > best_score:
                 best, best_score = a, score
         return best
@@ -181,13 +198,18 @@ class UCT:
         children = [(a, c) for a, c in self.root.children.items() if a in order and c.visits]
         if not children:
             return self.root_legal[0]
-        return max(children, key=lambda ac: (ac[1].visits, ac[1].totals[ac[1].mover] / ac[1].visits,
-                                             -order[ac[0]]))[0]
+        return max(
+            children,
+            key=lambda ac: (ac[1].visits, ac[1].totals[ac[1].mover] / ac[1].visits, -order[ac[0]]),
+        )[0]
 
     def root_stats(self, top: int = 8) -> list:
         """[(action, visits, mean value for its mover)] of the most visited root children."""
-        rows = [(a, c.visits, round(c.totals[c.mover] / c.visits, 4))
-                for a, c in self.root.children.items() if c.visits]
+        rows = [
+            (a, c.visits, round(c.totals[c.mover] / c.visits, 4))
+            for a, c in self.root.children.items()
+            if c.visits
+        ]
         rows.sort(key=lambda r: -r[1])
         return rows[:top]
 
@@ -200,9 +222,18 @@ def replay(module, actions: list):
     return state
 
 
-def plan_move(module, num_players: int, player: int, simulations: int, seed: str, *,
-              actions: list | None = None, history: list | None = None, uct_c: float = 1.4,
-              max_rollout_steps: int = 1000) -> dict:
+def plan_move(
+    module,
+    num_players: int,
+    player: int,
+    simulations: int,
+    seed: str,
+    *,
+    actions: list | None = None,
+    history: list | None = None,
+    uct_c: float = 1.4,
+    max_rollout_steps: int = 1000,
+) -> dict:
     """The planner's move for `player`: {"action", "simulations", "root"}.
 
     Give `actions` (perfect information: the whole game so far) or `history` (imperfect
@@ -218,7 +249,9 @@ def plan_move(module, num_players: int, player: int, simulations: int, seed: str
     if history is None:
         root = replay(module, list(actions or []))
         if _player(module, root) != player:
-            raise PlannerError(f"the module says player {_player(module, root)} moves, not {player}")
+            raise PlannerError(
+                f"the module says player {_player(module, root)} moves, not {player}"
+            )
         for _ in range(simulations):
             tree.iterate(root)
     else:

@@ -33,8 +33,9 @@ def apply_mutant(source: str, mutant: dict[str, Any]) -> str:
     return source.replace(mutant["find"], mutant["replace"])
 
 
-def run_mutants(games: list[str], verifier: Verifier, seed: int = 0,
-                config: RewardConfig | None = None) -> dict[str, Any]:
+def run_mutants(
+    games: list[str], verifier: Verifier, seed: int = 0, config: RewardConfig | None = None
+) -> dict[str, Any]:
     """Verifies every mutant of `games`; returns per-game results and the kill rate."""
     items, index = [], []
     errors: dict[str, list[str]] = {}
@@ -55,23 +56,34 @@ def run_mutants(games: list[str], verifier: Verifier, seed: int = 0,
         entry = per_game[name]
         entry["total"] += 1
         entry["killed"] += killed
-        entry["mutants"].append({
-            "name": mutant["name"], "score": report.score, "killed": killed,
-            "tiers": report.tiers,
-            "failure": report.failure.to_json() if report.failure else None,
-        })
+        entry["mutants"].append(
+            {
+                "name": mutant["name"],
+                "score": report.score,
+                "killed": killed,
+                "tiers": report.tiers,
+                "failure": report.failure.to_json() if report.failure else None,
+            }
+        )
     for name, errs in errors.items():
         per_game[name]["errors"] = errs
     total = sum(g["total"] for g in per_game.values())
     killed = sum(g["killed"] for g in per_game.values())
-    return {"games": per_game, "total": total, "killed": killed,
-            "kill_rate": killed / total if total else None, "seconds": elapsed}
+    return {
+        "games": per_game,
+        "total": total,
+        "killed": killed,
+        "kill_rate": killed / total if total else None,
+        "seconds": elapsed,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gamecwm_jax.verify.mutants",
-                                     description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m gamecwm_jax.verify.mutants",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--game", default="all", help="a name, a comma list, train, test or all")
     parser.add_argument("--json", default=None, help="write the full results to this file")
     parser.add_argument("--seed", type=int, default=0)
@@ -86,15 +98,20 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'game':22s} {'killed':>8s}  survivors")
     for name, g in result["games"].items():
         survivors = [m["name"] for m in g["mutants"] if not m["killed"]]
-        print(f"{name:22s} {g['killed']:>3d}/{g['total']:<4d}  {', '.join(survivors)}"
-              + (f"  errors: {g['errors']}" if g.get("errors") else ""))
+        print(
+            f"{name:22s} {g['killed']:>3d}/{g['total']:<4d}  {', '.join(survivors)}"
+            + (f"  errors: {g['errors']}" if g.get("errors") else "")
+        )
         if args.verbose:
             for m in g["mutants"]:
                 why = m["failure"]["message"][:110] if m["failure"] else ""
                 print(f"    {m['score']:.3f} {m['name']:32s} {why}")
     rate = result["kill_rate"]
-    print(f"kill rate: {result['killed']}/{result['total']}"
-          + (f" = {100 * rate:.1f}%" if rate is not None else "") + f" ({result['seconds']:.1f}s)")
+    print(
+        f"kill rate: {result['killed']}/{result['total']}"
+        + (f" = {100 * rate:.1f}%" if rate is not None else "")
+        + f" ({result['seconds']:.1f}s)"
+    )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2)

@@ -54,9 +54,13 @@ class GoldenPlan:
         return out
 
     def slices(self) -> dict[str, slice]:
-        sizes = [("dynamics", len(self.dynamics_seeds)), ("semantics", len(self.semantic_actions)),
-                 ("scenarios", len(self.scenarios)), ("resample", len(self.resample_queries)),
-                 ("leak", len(self.leak_actions))]
+        sizes = [
+            ("dynamics", len(self.dynamics_seeds)),
+            ("semantics", len(self.semantic_actions)),
+            ("scenarios", len(self.scenarios)),
+            ("resample", len(self.resample_queries)),
+            ("leak", len(self.leak_actions)),
+        ]
         out, start = {}, 0
         for name, n in sizes:
             out[name] = slice(start, start + n)
@@ -113,22 +117,37 @@ def golden_plan(name: str, seed: int, config: RewardConfig) -> GoldenPlan:
             player = q % n
             actions = semantic_actions[(q // n) % len(semantic_actions)]
             # whole games (the most constrained histories) often, else a random prefix
-            cut = len(actions) if rng.random() < 0.25 else rng.randint(min(1, len(actions)), len(actions))
+            cut = (
+                len(actions)
+                if rng.random() < 0.25
+                else rng.randint(min(1, len(actions)), len(actions))
+            )
             prefix = actions[:cut]
             qseed = f"{seed}:{name}:resample:{q}"
             history = observation_history(golden, prefix, player)
-            resample_queries.append({"actions": prefix, "player": player, "seed": qseed,
-                                     "samples": samples})
+            resample_queries.append(
+                {"actions": prefix, "player": player, "seed": qseed, "samples": samples}
+            )
             golden_histories.append(history)
-            other = _with_seeded_random(qseed, golden.resample_history, copy.deepcopy(history), player)
+            other = _with_seeded_random(
+                qseed, golden.resample_history, copy.deepcopy(history), player
+            )
             leak_actions.append(list(other))
     leak_traces = [_worker.trace(golden, a, n) for a in leak_actions]
     return GoldenPlan(
-        game=game, seed=seed, rollout_steps=steps, bound_checked=bound_checked,
-        dynamics_seeds=dynamics_seeds, semantic_actions=semantic_actions,
-        semantic_traces=semantic_traces, mean_length=mean_length,
-        scenarios=game.scenarios(), resample_queries=resample_queries,
-        golden_histories=golden_histories, leak_actions=leak_actions, leak_traces=leak_traces,
+        game=game,
+        seed=seed,
+        rollout_steps=steps,
+        bound_checked=bound_checked,
+        dynamics_seeds=dynamics_seeds,
+        semantic_actions=semantic_actions,
+        semantic_traces=semantic_traces,
+        mean_length=mean_length,
+        scenarios=game.scenarios(),
+        resample_queries=resample_queries,
+        golden_histories=golden_histories,
+        leak_actions=leak_actions,
+        leak_traces=leak_traces,
     )
 
 

@@ -42,18 +42,29 @@ class SandboxResult:
 
     @property
     def finished(self) -> bool:
-        return bool(self.frames) and isinstance(self.frames[-1], dict) and bool(
-            self.frames[-1].get("done"))
+        return (
+            bool(self.frames)
+            and isinstance(self.frames[-1], dict)
+            and bool(self.frames[-1].get("done"))
+        )
 
 
 class _Zygote:
     def __init__(self, scratch_base: str):
-        env = {"PYTHONHASHSEED": "0", "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-               "LANG": "C.UTF-8"}
+        env = {
+            "PYTHONHASHSEED": "0",
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": "C.UTF-8",
+        }
         self.proc = subprocess.Popen(
             [sys.executable, "-S", "-s", "-B", str(WORKER_SCRIPT), str(REPO_ROOT), scratch_base],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            env=env, cwd="/", close_fds=True, start_new_session=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            cwd="/",
+            close_fds=True,
+            start_new_session=True,
         )
         hello = self._read(timeout=60.0)
         hello = hello[0] if hello else None
@@ -83,7 +94,9 @@ class _Zygote:
         if not header:
             return None
         header = json.loads(header)
-        body = self._read_exact(header.get("body_len", 0), deadline) if header.get("body_len") else b""
+        body = (
+            self._read_exact(header.get("body_len", 0), deadline) if header.get("body_len") else b""
+        )
         return None if body is None else (header, body)
 
     def run(self, job: dict, timeout: float):
@@ -154,8 +167,9 @@ class SandboxPool:
         else:
             self._idle.put(zygote)
         header, body = reply
-        return SandboxResult(_worker.split_frames(body), header["stopped"], header["wall_s"],
-                             header["exit"])
+        return SandboxResult(
+            _worker.split_frames(body), header["stopped"], header["wall_s"], header["exit"]
+        )
 
     def submit(self, job: dict) -> concurrent.futures.Future:
         """Runs `job` on the next free zygote; the future's result is a SandboxResult."""

@@ -57,17 +57,23 @@ def _outcomes(x) -> dict[str, float] | None:
         return None
     out = {}
     for item in x:
-        if not (isinstance(item, list) and len(item) == 2 and type(item[0]) is str
-                and _is_num(item[1])):
+        if not (
+            isinstance(item, list) and len(item) == 2 and type(item[0]) is str and _is_num(item[1])
+        ):
             return None
         out[item[0]] = float(item[1])
     return out
 
 
 def _rewards_equal(a, b) -> bool:
-    return (isinstance(a, list) and isinstance(b, list) and len(a) == len(b)
-            and all(_is_num(x) and _is_num(y) and math.isclose(x, y, abs_tol=1e-6)
-                    for x, y in zip(a, b)))
+    return (
+        isinstance(a, list)
+        and isinstance(b, list)
+        and len(a) == len(b)
+        and all(
+            _is_num(x) and _is_num(y) and math.isclose(x, y, abs_tol=1e-6) for x, y in zip(a, b)
+        )
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -81,11 +87,21 @@ def score_static(loaded: dict | None, plan: GoldenPlan) -> TierResult:
     game = plan.game
     n = game.num_players
     if loaded is None:
-        return TierResult(0.0, Failure("static", "the candidate produced no answer (crash, exit "
-                                       "or timeout while loading)", []), {"failed": ["runs"]})
+        return TierResult(
+            0.0,
+            Failure(
+                "static",
+                "the candidate produced no answer (crash, exit or timeout while loading)",
+                [],
+            ),
+            {"failed": ["runs"]},
+        )
     if not loaded.get("ok"):
-        return TierResult(0.0, Failure("static", f"executing the module raised "
-                                       f"{loaded.get('error')}", []), {"failed": ["runs"]})
+        return TierResult(
+            0.0,
+            Failure("static", f"executing the module raised {loaded.get('error')}", []),
+            {"failed": ["runs"]},
+        )
     checks: list[tuple[str, bool]] = []
     probe = loaded.get("probe", {})
     funcs = probe.get("funcs", {})
@@ -101,20 +117,42 @@ def score_static(loaded: dict | None, plan: GoldenPlan) -> TierResult:
     rec = rec or {"err": {"all": "not called"}}
     err = rec.get("err", {})
     p = rec.get("p")
-    checks.append(("get_current_player(initial) is an int player id",
-                   "p" not in err and _is_int(p) and (p == CHANCE or 0 <= p < n)))
+    checks.append(
+        (
+            "get_current_player(initial) is an int player id",
+            "p" not in err and _is_int(p) and (p == CHANCE or 0 <= p < n),
+        )
+    )
     legal = _str_list(rec.get("l"))
-    checks.append(("get_legal_actions(initial) is a non-empty list of str without duplicates",
-                   "l" not in err and bool(legal) and len(set(legal)) == len(legal)))
-    checks.append(("get_chance_outcomes(initial) is a list of (action, probability)",
-                   "c" not in err and _outcomes(rec.get("c")) is not None))
+    checks.append(
+        (
+            "get_legal_actions(initial) is a non-empty list of str without duplicates",
+            "l" not in err and bool(legal) and len(set(legal)) == len(legal),
+        )
+    )
+    checks.append(
+        (
+            "get_chance_outcomes(initial) is a list of (action, probability)",
+            "c" not in err and _outcomes(rec.get("c")) is not None,
+        )
+    )
     r = rec.get("r")
-    checks.append((f"get_rewards(initial) is a list of {n} numbers",
-                   "r" not in err and isinstance(r, list) and len(r) == n and all(map(_is_num, r))))
+    checks.append(
+        (
+            f"get_rewards(initial) is a list of {n} numbers",
+            "r" not in err and isinstance(r, list) and len(r) == n and all(map(_is_num, r)),
+        )
+    )
     o = rec.get("o")
-    checks.append((f"get_observations(initial) is a list of {n} dicts",
-                   "o" not in err and isinstance(o, list) and len(o) == n
-                   and all(s.startswith("{") for s in o)))
+    checks.append(
+        (
+            f"get_observations(initial) is a list of {n} dicts",
+            "o" not in err
+            and isinstance(o, list)
+            and len(o) == n
+            and all(s.startswith("{") for s in o),
+        )
+    )
     names = probe.get("names")
     checks.append(("get_player_name returns str", bool(names) and all(x == "str" for x in names)))
     passed = sum(ok for _, ok in checks)
@@ -203,7 +241,9 @@ def score_dynamics(rollouts: list[dict | None], plan: GoldenPlan) -> TierResult:
         for t, step in enumerate(steps):
             problems = step_problems(step.get("rec", {}), step.get("f", {}), n, game.chance)
             if problems:
-                failure = _fail(failure, "dynamics", f"rollout {i} step {t}: {problems[0]}", actions)
+                failure = _fail(
+                    failure, "dynamics", f"rollout {i} step {t}: {problems[0]}", actions
+                )
             else:
                 clean += 1
             if step.get("a") is not None:
@@ -217,9 +257,13 @@ def score_dynamics(rollouts: list[dict | None], plan: GoldenPlan) -> TierResult:
         if end == "bound" and plan.bound_checked:
             score *= 0.5
             counts["unfinished"] += 1
-            failure = _fail(failure, "dynamics",
-                            f"rollout {i}: no terminal state within max_game_length="
-                            f"{game.max_game_length} actions", actions)
+            failure = _fail(
+                failure,
+                "dynamics",
+                f"rollout {i}: no terminal state within max_game_length="
+                f"{game.max_game_length} actions",
+                actions,
+            )
         counts["clean_steps"] += clean
         counts["steps"] += len(steps)
         scores.append(score)
@@ -248,8 +292,11 @@ def compare_states(cand: dict, gold: dict) -> tuple[float, str | None]:
     parts.append(("rewards", float("r" not in err and _rewards_equal(cand.get("r"), gold["r"]))))
     if gp == CHANCE or cp == CHANCE:
         co, go = _outcomes(cand.get("c")), _outcomes(gold["c"])
-        same = co is not None and co.keys() == go.keys() and all(
-            math.isclose(co[a], go[a], abs_tol=1e-6) for a in go)
+        same = (
+            co is not None
+            and co.keys() == go.keys()
+            and all(math.isclose(co[a], go[a], abs_tol=1e-6) for a in go)
+        )
         parts.append(("chance outcomes", float("c" not in err and same)))
     co_obs, go_obs = cand.get("o"), gold["o"]
     if "o" in err or not isinstance(co_obs, list) or len(co_obs) != len(go_obs):
@@ -264,34 +311,49 @@ def compare_states(cand: dict, gold: dict) -> tuple[float, str | None]:
             "terminal": lambda: f"candidate player {cp!r}, golden {gp!r}",
             "legal actions": lambda: (
                 f"missing {sorted(gl - set(cl or []))[:5]}, extra {sorted(set(cl or []) - gl)[:5]}"
-                if cl is not None else f"candidate {err.get('l', cand.get('l'))!r}"),
+                if cl is not None
+                else f"candidate {err.get('l', cand.get('l'))!r}"
+            ),
             "rewards": lambda: f"candidate {err.get('r', cand.get('r'))!r}, golden {gold['r']!r}",
-            "chance outcomes": lambda: f"candidate {err.get('c', cand.get('c'))!r}, golden {gold['c']!r}",
-            "observations": lambda: "differ from the golden's" + (
-                f" ({err['o']})" if "o" in err else ""),
+            "chance outcomes": lambda: (
+                f"candidate {err.get('c', cand.get('c'))!r}, golden {gold['c']!r}"
+            ),
+            "observations": lambda: (
+                "differ from the golden's" + (f" ({err['o']})" if "o" in err else "")
+            ),
         }[first]()
         first = f"{first}: {detail}"
     return score, first
 
 
-def score_semantics(traces: list[dict | None], rollouts: list[dict | None], plan: GoldenPlan,
-                    golden: types.ModuleType, candidate_share: float) -> TierResult:
+def score_semantics(
+    traces: list[dict | None],
+    rollouts: list[dict | None],
+    plan: GoldenPlan,
+    golden: types.ModuleType,
+    candidate_share: float,
+) -> TierResult:
     failure = None
     a_scores = []
     for i, (actions, gtrace, ctrace) in enumerate(
-            zip(plan.semantic_actions, plan.semantic_traces, traces)):
+        zip(plan.semantic_actions, plan.semantic_traces, traces)
+    ):
         gstates = gtrace["states"]
         cstates = ctrace.get("states", []) if isinstance(ctrace, dict) else []
         total = 0.0
         for t, gold in enumerate(gstates):
             if t >= len(cstates):
                 why = (ctrace or {}).get("error") or "no answer (timeout or crash)"
-                failure = _fail(failure, "semantics", f"golden game {i} step {t}: {why}", actions[:t])
+                failure = _fail(
+                    failure, "semantics", f"golden game {i} step {t}: {why}", actions[:t]
+                )
                 break
             s, diff = compare_states(cstates[t], gold)
             total += s
             if diff:
-                failure = _fail(failure, "semantics", f"golden game {i} step {t}: {diff}", actions[:t])
+                failure = _fail(
+                    failure, "semantics", f"golden game {i} step {t}: {diff}", actions[:t]
+                )
         a_scores.append(total / len(gstates))
     b_scores = [_candidate_legal_precision(ro, golden, plan) for ro in rollouts]
     b_scores_only = [s for s, _ in b_scores]
@@ -323,11 +385,18 @@ def _candidate_legal_precision(ro, golden, plan) -> tuple[float, Failure | None]
         total += (sum(a in gl for a in cl) / len(cl)) if cl else float(not gl)
         bad = [a for a in cl if a not in gl]
         if first is None and bad:
-            first = Failure("semantics", f"candidate game step {t}: the candidate allows "
-                            f"{bad[:5]}, which the golden does not", list(actions))
+            first = Failure(
+                "semantics",
+                f"candidate game step {t}: the candidate allows "
+                f"{bad[:5]}, which the golden does not",
+                list(actions),
+            )
         elif first is None and not cl and gl:
-            first = Failure("semantics", f"candidate game step {t}: the candidate ends the game "
-                            "where the golden does not", list(actions))
+            first = Failure(
+                "semantics",
+                f"candidate game step {t}: the candidate ends the game where the golden does not",
+                list(actions),
+            )
         action = step.get("a")
         if action is None or action not in gl:
             break
@@ -403,8 +472,9 @@ def score_scenarios(traces: list[dict | None], plan: GoldenPlan) -> TierResult:
             passed += 1
         else:
             failure = _fail(failure, "scenarios", problem, scenario["actions"])
-    return TierResult(passed / len(plan.scenarios), failure,
-                      {"passed": passed, "total": len(plan.scenarios)})
+    return TierResult(
+        passed / len(plan.scenarios), failure, {"passed": passed, "total": len(plan.scenarios)}
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -412,13 +482,20 @@ def score_scenarios(traces: list[dict | None], plan: GoldenPlan) -> TierResult:
 # --------------------------------------------------------------------------------------
 
 
-def score_information(resamples: list[dict | None], sem_traces: list[dict | None],
-                      leak_traces: list[dict | None], plan: GoldenPlan,
-                      golden: types.ModuleType, leak_share: float, leak_pairs: int) -> TierResult:
+def score_information(
+    resamples: list[dict | None],
+    sem_traces: list[dict | None],
+    leak_traces: list[dict | None],
+    plan: GoldenPlan,
+    golden: types.ModuleType,
+    leak_share: float,
+    leak_pairs: int,
+) -> TierResult:
     failure = None
     scores = []
     for q, (query, history, res) in enumerate(
-            zip(plan.resample_queries, plan.golden_histories, resamples)):
+        zip(plan.resample_queries, plan.golden_histories, resamples)
+    ):
         actions, player = query["actions"], query["player"]
         samples = res.get("samples") if isinstance(res, dict) else None
         if not isinstance(samples, list) or not samples:
@@ -431,13 +508,19 @@ def score_information(resamples: list[dict | None], sem_traces: list[dict | None
             ok, why = _check_resample(sample, actions, player, history, golden)
             total += ok
             if ok < 1.0:
-                failure = _fail(failure, "information", f"resample_history for player {player} "
-                                f"after {len(actions)} actions: {why}", actions)
+                failure = _fail(
+                    failure,
+                    "information",
+                    f"resample_history for player {player} after {len(actions)} actions: {why}",
+                    actions,
+                )
         scores.append(total / len(samples))
     resample_score = sum(scores) / max(len(scores), 1)
     leak, leak_failure, leak_details = _leak_score(sem_traces, leak_traces, plan, leak_pairs)
     failure = failure or leak_failure
-    score = resample_score if leak is None else (1 - leak_share) * resample_score + leak_share * leak
+    score = (
+        resample_score if leak is None else (1 - leak_share) * resample_score + leak_share * leak
+    )
     return TierResult(score, failure, {"resample": resample_score, "leak": leak, **leak_details})
 
 
@@ -502,21 +585,36 @@ def _leak_score(sem_traces, leak_traces, plan: GoldenPlan, max_pairs: int):
         for alike, pairs in ((True, same_pairs), (False, diff_pairs)):
             for a, b in pairs:
                 ca, cb = states[a][1], states[b][1]
-                ok = (ca is not None and cb is not None and len(ca) > player
-                      and len(cb) > player and (ca[player] == cb[player]) == alike)
+                ok = (
+                    ca is not None
+                    and cb is not None
+                    and len(ca) > player
+                    and len(cb) > player
+                    and (ca[player] == cb[player]) == alike
+                )
                 counts[alike][0] += ok
                 counts[alike][1] += 1
                 if not ok:
-                    what = ("cannot tell these histories apart under the golden, but its "
-                            "candidate observations differ" if alike else
-                            "tells these histories apart under the golden, but not under the "
-                            "candidate")
-                    failure = _fail(failure, "information",
-                                    f"observation {'leak' if alike else 'hides'}: player {player} "
-                                    f"{what} (other history: {list(b)})", list(a))
+                    what = (
+                        "cannot tell these histories apart under the golden, but its "
+                        "candidate observations differ"
+                        if alike
+                        else "tells these histories apart under the golden, but not under the "
+                        "candidate"
+                    )
+                    failure = _fail(
+                        failure,
+                        "information",
+                        f"observation {'leak' if alike else 'hides'}: player {player} "
+                        f"{what} (other history: {list(b)})",
+                        list(a),
+                    )
     (same_ok, same_n), (diff_ok, diff_n) = counts[True], counts[False]
-    parts = [x for x in (same_ok / same_n if same_n else None, diff_ok / diff_n if diff_n else None)
-             if x is not None]
+    parts = [
+        x
+        for x in (same_ok / same_n if same_n else None, diff_ok / diff_n if diff_n else None)
+        if x is not None
+    ]
     details = {"same_view_pairs": same_n, "different_view_pairs": diff_n}
     if not parts:
         return None, None, details

@@ -67,8 +67,13 @@ def _golden_module(name: str) -> types.ModuleType:
 
 
 def _applicable(plan: GoldenPlan) -> dict[str, bool]:
-    return {"static": True, "dynamics": True, "semantics": True,
-            "scenarios": bool(plan.scenarios), "information": plan.game.imperfect}
+    return {
+        "static": True,
+        "dynamics": True,
+        "semantics": True,
+        "scenarios": bool(plan.scenarios),
+        "information": plan.game.imperfect,
+    }
 
 
 def _constant_ok(plan: GoldenPlan) -> tuple[str, ...]:
@@ -84,21 +89,30 @@ def _combine(tiers: dict[str, float | None], config: RewardConfig) -> float:
     return sum(weights[t] * v for t, v in tiers.items() if v is not None) / total
 
 
-def score_result(source: Source, plan: GoldenPlan, result: SandboxResult,
-                 config: RewardConfig) -> Report:
+def score_result(
+    source: Source, plan: GoldenPlan, result: SandboxResult, config: RewardConfig
+) -> Report:
     """Turns the sandbox's frames into the tier scores and the reward (trusted side)."""
     applicable = _applicable(plan)
     tiers: dict[str, float | None] = {t: (0.0 if applicable[t] else None) for t in TIERS}
     frames = list(result.frames)
-    end = frames[-1] if frames and isinstance(frames[-1], dict) and (
-        {"done", "timeout", "crash"} & frames[-1].keys()) else None
+    end = (
+        frames[-1]
+        if frames
+        and isinstance(frames[-1], dict)
+        and ({"done", "timeout", "crash"} & frames[-1].keys())
+        else None
+    )
     body = frames[:-1] if end is not None else frames
     loaded = body[0] if body and isinstance(body[0], dict) and "ok" in body[0] else None
     answers = body[1:] if loaded is not None else []
     queries = plan.queries()
-    answers = (answers + [None] * len(queries))[:len(queries)]
-    sandbox = {"stopped": result.stopped, "exit": result.exit,
-               "finished": end is not None and bool(end.get("done"))}
+    answers = (answers + [None] * len(queries))[: len(queries)]
+    sandbox = {
+        "stopped": result.stopped,
+        "exit": result.exit,
+        "finished": end is not None and bool(end.get("done")),
+    }
     if end is not None and end.get("timeout"):
         sandbox["stopped"] = "query timeout"
     if end is not None and end.get("crash"):
@@ -119,24 +133,35 @@ def score_result(source: Source, plan: GoldenPlan, result: SandboxResult,
         golden = _golden_module(plan.game.name)
         rollouts = answers[sl["dynamics"]]
         dynamics = S.score_dynamics(rollouts, plan)
-        semantics = S.score_semantics(answers[sl["semantics"]], rollouts, plan, golden,
-                                      config.semantics_candidate_share)
+        semantics = S.score_semantics(
+            answers[sl["semantics"]], rollouts, plan, golden, config.semantics_candidate_share
+        )
         results = {"dynamics": dynamics, "semantics": semantics}
         if applicable["scenarios"]:
             results["scenarios"] = S.score_scenarios(answers[sl["scenarios"]], plan)
         if applicable["information"]:
             results["information"] = S.score_information(
-                answers[sl["resample"]], answers[sl["semantics"]], answers[sl["leak"]], plan,
-                golden, config.information_leak_share, config.leak_pairs)
+                answers[sl["resample"]],
+                answers[sl["semantics"]],
+                answers[sl["leak"]],
+                plan,
+                golden,
+                config.information_leak_share,
+                config.leak_pairs,
+            )
         for tier, res in results.items():
             tiers[tier] = res.score
             failures.append(res.failure)
             details[tier] = res.details
         if dynamics.score < config.gate_dynamics:
-            details["gated"] = (f"dynamics {dynamics.score:.3f} < {config.gate_dynamics}: "
-                                "semantic tiers count 0")
-            details["ungated"] = {t: tiers[t] for t in ("semantics", "scenarios", "information")
-                                  if tiers[t] is not None}
+            details["gated"] = (
+                f"dynamics {dynamics.score:.3f} < {config.gate_dynamics}: semantic tiers count 0"
+            )
+            details["ungated"] = {
+                t: tiers[t]
+                for t in ("semantics", "scenarios", "information")
+                if tiers[t] is not None
+            }
             for t in details["ungated"]:
                 tiers[t] = 0.0
     factor = 1.0
@@ -163,27 +188,30 @@ def game_of(plan: GoldenPlan) -> str:
 def _unrunnable(source: Source, game: str, config: RewardConfig, plan: GoldenPlan) -> Report:
     applicable = _applicable(plan)
     tiers = {t: (0.0 if applicable[t] else None) for t in TIERS}
-    return Report(game, 0.0, tiers, S.Failure("static", source.problem, []), {},
-                  {"problem": source.problem})
+    return Report(
+        game, 0.0, tiers, S.Failure("static", source.problem, []), {}, {"problem": source.problem}
+    )
 
 
 class Verifier:
     """A pool of sandboxed workers and the trusted scorer; use as a context manager.
 
-        with Verifier() as v:
-            rewards = [r.score for r in v.verify_batch([(completion, "tic_tac_toe"), ...])]
+    with Verifier() as v:
+        rewards = [r.score for r in v.verify_batch([(completion, "tic_tac_toe"), ...])]
     """
 
     def __init__(self, num_workers: int | None = None, config: RewardConfig | None = None):
         self.config = config or RewardConfig()
         self.pool = SandboxPool(num_workers)
 
-    def verify(self, completion: str, game: str, seed: int = 0,
-               config: RewardConfig | None = None) -> Report:
+    def verify(
+        self, completion: str, game: str, seed: int = 0, config: RewardConfig | None = None
+    ) -> Report:
         return self.verify_batch([(completion, game)], seed=seed, config=config)[0]
 
-    def verify_batch(self, items: list[tuple[str, str]], seed: int = 0,
-                     config: RewardConfig | None = None) -> list[Report]:
+    def verify_batch(
+        self, items: list[tuple[str, str]], seed: int = 0, config: RewardConfig | None = None
+    ) -> list[Report]:
         """Verifies (completion, game) pairs in parallel; the reports come back in order."""
         config = config or self.config
         start = time.perf_counter()
@@ -201,19 +229,28 @@ class Verifier:
                 reports[i].timings = dict(timings, total_s=time.perf_counter() - t0)
                 continue
             # dispatched at once, so sandboxes run while the next items are prepared
-            prepared.append((i, source, plan, timings,
-                             self.pool.submit(make_job(source.code, plan, config))))
+            prepared.append(
+                (i, source, plan, timings, self.pool.submit(make_job(source.code, plan, config)))
+            )
         for i, source, plan, timings, future in prepared:
             result = future.result()
             t0 = time.perf_counter()
             try:
                 report = score_result(source, plan, result, config)
             except Exception as e:  # noqa: BLE001 - only forged frames get here
-                report = _unrunnable(Source(source.code, None, f"malformed answers from the "
-                                            f"sandbox ({type(e).__name__}: {e})"), game_of(plan),
-                                     config, plan)
-            report.timings = dict(timings, sandbox_s=result.wall_s,
-                                  score_s=time.perf_counter() - t0)
+                report = _unrunnable(
+                    Source(
+                        source.code,
+                        None,
+                        f"malformed answers from the sandbox ({type(e).__name__}: {e})",
+                    ),
+                    game_of(plan),
+                    config,
+                    plan,
+                )
+            report.timings = dict(
+                timings, sandbox_s=result.wall_s, score_s=time.perf_counter() - t0
+            )
             reports[i] = report
         total = time.perf_counter() - start
         for report in reports:

@@ -34,7 +34,9 @@ def test_small_turn_cap_matches_openspiel(cap):
     golden = GAME.load_golden()
     golden.MAX_TURNS = cap  # the module reads it at call time
     bridge = GAME.load_openspiel_map()
-    os_game = pyspiel.load_game("backgammon", {"scoring_type": "full_scoring", "max_player_turns": cap})
+    os_game = pyspiel.load_game(
+        "backgammon", {"scoring_type": "full_scoring", "max_player_turns": cap}
+    )
     rng = random.Random(cap)
     for _ in range(200):
         state, os_state = golden.get_initial_state(), os_game.new_initial_state()

@@ -69,7 +69,9 @@ def test_random_play_invariants(golden):
             # the opponent's stunned pieces are exactly those around the landing square
             enemy = "ox"[player]
             around = sorted(
-                [r, c] for r, c in _squares(new, enemy) if max(abs(r - dst[0]), abs(c - dst[1])) == 1
+                [r, c]
+                for r, c in _squares(new, enemy)
+                if max(abs(r - dst[0]), abs(c - dst[1])) == 1
             )
             assert new["stunned"] == around
             assert new["board"][2][2] == "."  # nobody stands on the centre during play
@@ -91,7 +93,14 @@ def test_random_play_invariants(golden):
 
 def test_winner_is_the_player_who_steps_on_the_centre(golden):
     state = golden.get_initial_state()
-    for a in ["x(0,0)->(1,0)", "o(0,4)->(0,3)", "x(1,0)->(2,0)", "o(0,3)->(1,3)", "x(2,0)->(2,1)", "o(1,3)->(1,4)"]:
+    for a in [
+        "x(0,0)->(1,0)",
+        "o(0,4)->(0,3)",
+        "x(1,0)->(2,0)",
+        "o(0,3)->(1,3)",
+        "x(2,0)->(2,1)",
+        "o(1,3)->(1,4)",
+    ]:
         state = golden.apply_action(state, a)
     assert "x(2,1)->(2,2)" in golden.get_legal_actions(state)
     end = golden.apply_action(state, "x(2,1)->(2,2)")
@@ -101,7 +110,10 @@ def test_winner_is_the_player_who_steps_on_the_centre(golden):
 
 
 def test_stun_blocks_exactly_one_turn(golden):
-    states = replay(golden, ["x(0,0)->(0,1)", "o(4,0)->(3,0)", "x(0,1)->(0,2)", "o(3,0)->(3,1)", "x(0,2)->(0,3)"])
+    states = replay(
+        golden,
+        ["x(0,0)->(0,1)", "o(4,0)->(3,0)", "x(0,1)->(0,2)", "o(3,0)->(3,1)", "x(0,2)->(0,3)"],
+    )
     stunned = states[-1]
     assert golden.get_observations(stunned)[1]["stunned"] == [[0, 4]]
     assert not any(a.startswith("o(0,4)") for a in golden.get_legal_actions(stunned))
@@ -114,8 +126,16 @@ def test_stun_blocks_exactly_one_turn(golden):
 
 
 def test_pass_when_both_pieces_are_stunned(golden):
-    actions = ["x(0,0)->(0,1)", "o(4,0)->(4,1)", "x(0,1)->(1,1)", "o(4,1)->(4,2)",
-               "x(4,4)->(4,3)", "o(0,4)->(0,3)", "x(1,1)->(2,1)", "o(4,2)->(3,2)"]
+    actions = [
+        "x(0,0)->(0,1)",
+        "o(4,0)->(4,1)",
+        "x(0,1)->(1,1)",
+        "o(4,1)->(4,2)",
+        "x(4,4)->(4,3)",
+        "o(0,4)->(0,3)",
+        "x(1,1)->(2,1)",
+        "o(4,2)->(3,2)",
+    ]
     state = replay(golden, actions)[-1]
     assert golden.get_legal_actions(state) == ["pass"]
     after = golden.apply_action(state, "pass")
@@ -127,7 +147,15 @@ def test_pass_when_both_pieces_are_stunned(golden):
 
 def test_illegal_actions_raise(golden):
     state = golden.get_initial_state()
-    for bad in ["x(0,0)->(1,1)", "x(0,0)->(0,2)", "o(0,4)->(1,4)", "pass", "x(2,2)->(2,3)", "", "x(0,0)"]:
+    for bad in [
+        "x(0,0)->(1,1)",
+        "x(0,0)->(0,2)",
+        "o(0,4)->(1,4)",
+        "pass",
+        "x(2,2)->(2,3)",
+        "",
+        "x(0,0)",
+    ]:
         with pytest.raises(ValueError):
             golden.apply_action(state, bad)
 

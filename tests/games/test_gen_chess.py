@@ -22,8 +22,13 @@ def position(rows: list[str], player: int, plies: int = 0) -> dict:
     """A state from a diagram (rank 5 first, like the observation) with `plies` moves played."""
     board = "".join(reversed(rows))
     assert len(board) == 25
-    return {"board": board, "player": player, "positions": [f"{board} {player}"],
-            "history": ["a2a3"] * plies, "result": None}
+    return {
+        "board": board,
+        "player": player,
+        "positions": [f"{board} {player}"],
+        "history": ["a2a3"] * plies,
+        "result": None,
+    }
 
 
 def diagram(state: dict) -> list[str]:
@@ -39,7 +44,8 @@ def test_initial_moves():
     state = golden.get_initial_state()
     assert golden.get_current_player(state) == 0
     assert sorted(golden.get_legal_actions(state)) == sorted(
-        ["a2a3", "b2b3", "c2c3", "d2d3", "e2e3", "b1a3", "b1c3"])
+        ["a2a3", "b2b3", "c2c3", "d2d3", "e2e3", "b1a3", "b1c3"]
+    )
 
 
 def test_illegal_actions_raise():
@@ -62,7 +68,15 @@ def test_knight_and_king_moves():
     state = position(["k....", ".....", "..N..", ".....", "....K"], 0)
     legal = set(golden.get_legal_actions(state))
     assert {m for m in legal if m.startswith("c3")} == {
-        "c3a2", "c3a4", "c3b1", "c3b5", "c3d1", "c3d5", "c3e2", "c3e4"}
+        "c3a2",
+        "c3a4",
+        "c3b1",
+        "c3b5",
+        "c3d1",
+        "c3d5",
+        "c3e2",
+        "c3e4",
+    }
     assert {m for m in legal if m.startswith("e1")} == {"e1d1", "e1d2", "e1e2"}
 
 

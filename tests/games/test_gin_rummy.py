@@ -44,10 +44,14 @@ def greedy(state, rng: random.Random, seek_gin: bool) -> str:
         return "draw stock" if "draw stock" in legal else "pass"
     if phase == "discard":
         # knock at once with gin; otherwise, unless waiting for gin, often knock
-        if "knock" in legal and (G._min_deadwood(G._key(hand)) == 0 or (not seek_gin and rng.random() < 0.5)):
+        if "knock" in legal and (
+            G._min_deadwood(G._key(hand)) == 0 or (not seek_gin and rng.random() < 0.5)
+        ):
             return "knock"
         options = [a for a in legal if a != "knock"]
-        return min(options, key=lambda a: (_deadwood_without(hand, G.CARD_INT[a.split()[1]]), rng.random()))
+        return min(
+            options, key=lambda a: (_deadwood_without(hand, G.CARD_INT[a.split()[1]]), rng.random())
+        )
     if phase == "wall":
         return legal[-1]
     if "pass" in legal and len(legal) > 1 and rng.random() < 0.8:
@@ -129,7 +133,11 @@ def test_rewards_are_zero_sum_and_match_the_scoring_rule():
 def test_resample_history_after_knocks():
     rng = random.Random(2)
     for _, actions in _greedy_games(25, seed=3, with_openspiel=False):
-        for cut in (len(actions), rng.randrange(len(actions) + 1), len(actions) - rng.randrange(1, 12)):
+        for cut in (
+            len(actions),
+            rng.randrange(len(actions) + 1),
+            len(actions) - rng.randrange(1, 12),
+        ):
             for player in (0, 1):
                 history = observation_history(G, actions[:cut], player)
                 sampled = G.resample_history(copy.deepcopy(history), player)
@@ -151,13 +159,16 @@ def test_observations_hide_unknown_opponent_cards():
         assert not {G.CARD_STR[c] for c in hidden} & set(obs["opponent_known"])
 
 
-@pytest.mark.parametrize("hand,expected", [
-    # 7s8s9s + 8c8d and 8s8c8d + 7s9s meld the same value; the first arrangement found
-    # (the set) leaves 7s 9s, and the 9s is dropped as the discard: 7 points.
-    ("7s 8s 9s 8c 8d Kh Kd 2c 3h 5d 6h", None),
-    ("As 2s 3s 4c 4d 4h 7h 8h 9h Kc Ks", 10),
-    ("As 2s 3s 4c 4d 4h 7h 8h 9h Th Kd", 0),
-])
+@pytest.mark.parametrize(
+    "hand,expected",
+    [
+        # 7s8s9s + 8c8d and 8s8c8d + 7s9s meld the same value; the first arrangement found
+        # (the set) leaves 7s 9s, and the 9s is dropped as the discard: 7 points.
+        ("7s 8s 9s 8c 8d Kh Kd 2c 3h 5d 6h", None),
+        ("As 2s 3s 4c 4d 4h 7h 8h 9h Kc Ks", 10),
+        ("As 2s 3s 4c 4d 4h 7h 8h 9h Th Kd", 0),
+    ],
+)
 def test_min_deadwood_examples(hand, expected):
     cards = G._key([G.CARD_INT[c] for c in hand.split()])
     if expected is not None:

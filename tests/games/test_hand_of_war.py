@@ -98,7 +98,9 @@ def test_random_games_invariants():
             if G.get_current_player(s) != TERMINAL:
                 assert G.get_rewards(s) == [0.0, 0.0]
         a, b = final["captured"]
-        assert G.get_rewards(final) == ([1.0, -1.0] if a > b else [-1.0, 1.0] if b > a else [0.0, 0.0])
+        assert G.get_rewards(final) == (
+            [1.0, -1.0] if a > b else [-1.0, 1.0] if b > a else [0.0, 0.0]
+        )
         # every card played was dealt to its player, each card at most once
         played = [c for h in final["history"] for c in h["cards"]]
         assert len(set(played)) == 10 and set(played) == set(final["dealt"])

@@ -64,7 +64,9 @@ def test_random_play_invariants():
             shares = [None, None]
             shares[proposer] = proposal
             shares[1 - proposer] = [q - k for q, k in zip(final["pool"], proposal)]
-            expect = [float(sum(v * s for v, s in zip(final["values"][p], shares[p]))) for p in (0, 1)]
+            expect = [
+                float(sum(v * s for v, s in zip(final["values"][p], shares[p]))) for p in (0, 1)
+            ]
             assert G.get_rewards(final) == expect
         for state in states[:-1]:
             assert G.get_rewards(state) == [0.0, 0.0]

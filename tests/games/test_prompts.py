@@ -30,7 +30,9 @@ def test_sft_pairs_are_train_games_with_fenced_goldens():
 def test_token_lengths_approximate_without_tokenizer():
     rows = token_lengths(split="all")
     assert {r["game"] for r in rows} == set(list_games())
-    assert all(r["prompt_tokens"] > 100 and r["golden_tokens"] > 50 and not r["exact"] for r in rows)
+    assert all(
+        r["prompt_tokens"] > 100 and r["golden_tokens"] > 50 and not r["exact"] for r in rows
+    )
 
 
 def test_token_lengths_with_a_tokenizer():

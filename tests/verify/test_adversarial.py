@@ -36,7 +36,9 @@ def hang_after_five_moves(body: str) -> str:
         "    player = get_current_player(state)\n"
         "    if sum(c != '.' for row in state['board'] for c in row) >= 5:\n"
         f"        {body}\n"
-        "    if player == TERMINAL:\n        return []\n", 1)
+        "    if player == TERMINAL:\n        return []\n",
+        1,
+    )
 
 
 ATTACKS = {
@@ -45,41 +47,68 @@ ATTACKS = {
     "infinite_loop": ("while True:\n    pass\n", "zero"),
     "loop_swallowing_timeouts": (
         "while True:\n    try:\n        while True:\n            pass\n"
-        "    except BaseException:\n        pass\n", "zero"),
+        "    except BaseException:\n        pass\n",
+        "zero",
+    ),
     "hang_mid_game": (hang_after_five_moves("while True: pass"), "partial"),
     "memory_bomb": ("x = bytearray(10 ** 11)\n", "zero"),
     "memory_growth": ("chunks = []\nwhile True:\n    chunks.append(' ' * 10 ** 7)\n", "zero"),
     "fork_bomb": ("import os\nwhile True:\n    os.fork()\n", "zero"),
-    "fork_bomb_swallowed": (golden_with(
-        "import os\nfor _ in range(50):\n    try:\n        os.fork()\n    except Exception:\n"
-        "        pass\n"), "any"),
-    "threads": ("import threading\nfor _ in range(100):\n"
-                "    threading.Thread(target=lambda: None).start()\n", "zero"),
+    "fork_bomb_swallowed": (
+        golden_with(
+            "import os\nfor _ in range(50):\n    try:\n        os.fork()\n    except Exception:\n"
+            "        pass\n"
+        ),
+        "any",
+    ),
+    "threads": (
+        "import threading\nfor _ in range(100):\n"
+        "    threading.Thread(target=lambda: None).start()\n",
+        "zero",
+    ),
     "deep_recursion": ("def f(n):\n    return f(n + 1)\nf(0)\n", "zero"),
     "deep_recursion_raised_limit": (
         "import sys\nsys.setrecursionlimit(10 ** 7)\ndef f(n):\n    return f(n + 1) + 1\nf(0)\n",
-        "zero"),
+        "zero",
+    ),
     "os_system": (f"import os\nos.system('touch {OUTSIDE}')\n", "zero"),
     "subprocess": (f"import subprocess\nsubprocess.run(['touch', '{OUTSIDE}'])\n", "zero"),
-    "posix_spawn": (f"import os\nos.posix_spawn('/usr/bin/touch', ['touch', '{OUTSIDE}'], {{}})\n",
-                    "zero"),
-    "exec_replaces_process": ("import os\nos.execv('/bin/sh', ['sh', '-c', 'sleep 100'])\n", "zero"),
-    "delete_files": (f"import os, shutil\nos.remove('{SENTINEL}')\n"
-                     f"shutil.rmtree('{REPO / 'games'}')\n", "zero"),
+    "posix_spawn": (
+        f"import os\nos.posix_spawn('/usr/bin/touch', ['touch', '{OUTSIDE}'], {{}})\n",
+        "zero",
+    ),
+    "exec_replaces_process": (
+        "import os\nos.execv('/bin/sh', ['sh', '-c', 'sleep 100'])\n",
+        "zero",
+    ),
+    "delete_files": (
+        f"import os, shutil\nos.remove('{SENTINEL}')\nshutil.rmtree('{REPO / 'games'}')\n",
+        "zero",
+    ),
     "write_outside": (f"open('{OUTSIDE}', 'w').write('x')\n", "zero"),
     "write_into_repo": (f"open('{IN_REPO}', 'w').write('x')\n", "zero"),
-    "symlink_escape": (f"import os\nos.symlink('{GOLDEN_PATH}', 'g.py')\n"
-                       "print(open('g.py').read())\n", "zero"),
-    "socket": ("import socket\ns = socket.create_connection(('127.0.0.1', 22), timeout=1)\n", "zero"),
-    "socket_via_module_cache": ("import sys\nsock = sys.modules.get('socket')\n"
-                                "sock.socket()\n", "zero"),
+    "symlink_escape": (
+        f"import os\nos.symlink('{GOLDEN_PATH}', 'g.py')\nprint(open('g.py').read())\n",
+        "zero",
+    ),
+    "socket": (
+        "import socket\ns = socket.create_connection(('127.0.0.1', 22), timeout=1)\n",
+        "zero",
+    ),
+    "socket_via_module_cache": (
+        "import sys\nsock = sys.modules.get('socket')\nsock.socket()\n",
+        "zero",
+    ),
     "ctypes": ("import ctypes\nctypes.CDLL(None).system(b'true')\n", "zero"),
     "read_golden": (f"exec(open('{GOLDEN_PATH}').read())\n", "zero"),
-    "read_golden_relative": ("import os\n"
-                             "exec(open(os.path.join('/work/main', 'games/tic_tac_toe/golden.py')).read())\n",
-                             "zero"),
-    "import_the_package": ("from gamecwm_jax.games import get_game\n"
-                           "exec(get_game('tic_tac_toe').golden_source)\n", "zero"),
+    "read_golden_relative": (
+        "import os\nexec(open(os.path.join('/work/main', 'games/tic_tac_toe/golden.py')).read())\n",
+        "zero",
+    ),
+    "import_the_package": (
+        "from gamecwm_jax.games import get_game\nexec(get_game('tic_tac_toe').golden_source)\n",
+        "zero",
+    ),
     "list_the_dataset": (f"import os\nprint(os.listdir('{REPO / 'games'}'))\n", "zero"),
     "huge_output": ("import sys\nfor _ in range(10 ** 9):\n    print('x' * 10 ** 6)\n", "zero"),
     "huge_output_raw_fd": ("import os\nwhile True:\n    os.write(1, b'x' * 10 ** 6)\n", "zero"),
@@ -89,17 +118,31 @@ ATTACKS = {
     "sys_exit_mid_game": (hang_after_five_moves("raise SystemExit(0)"), "partial"),
     "kill_the_parent": ("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n", "zero"),
     "import_missing": ("import numpy\n", "zero"),
-    "monkeypatch_builtins": (golden_with("import builtins\nbuiltins.len = lambda x: 0\n"
-                                         "builtins.isinstance = lambda a, b: True\n"), "any"),
-    "raise_from_del": (golden_with(
-        "class Bomb:\n    def __del__(self):\n        raise RuntimeError('boom')\n"
-        "_bombs = [Bomb() for _ in range(10)]\n"
-        "_orig = apply_action\n"
-        "def apply_action(state, action):\n    Bomb()\n    return _orig(state, action)\n"), "any"),
-    "leak_environment": ("import os\nraise RuntimeError('ENV=' + repr(dict(os.environ)))\n", "zero"),
-    "garbage_on_result_pipe": ("import os\nfor fd in range(3, 20):\n    try:\n"
-                               "        os.write(fd, b'\\xff' * 100)\n    except OSError:\n"
-                               "        pass\n" + GOLDEN, "any"),
+    "monkeypatch_builtins": (
+        golden_with(
+            "import builtins\nbuiltins.len = lambda x: 0\nbuiltins.isinstance = lambda a, b: True\n"
+        ),
+        "any",
+    ),
+    "raise_from_del": (
+        golden_with(
+            "class Bomb:\n    def __del__(self):\n        raise RuntimeError('boom')\n"
+            "_bombs = [Bomb() for _ in range(10)]\n"
+            "_orig = apply_action\n"
+            "def apply_action(state, action):\n    Bomb()\n    return _orig(state, action)\n"
+        ),
+        "any",
+    ),
+    "leak_environment": (
+        "import os\nraise RuntimeError('ENV=' + repr(dict(os.environ)))\n",
+        "zero",
+    ),
+    "garbage_on_result_pipe": (
+        "import os\nfor fd in range(3, 20):\n    try:\n"
+        "        os.write(fd, b'\\xff' * 100)\n    except OSError:\n"
+        "        pass\n" + GOLDEN,
+        "any",
+    ),
 }
 
 
@@ -125,8 +168,10 @@ def attacked(verifier):
     zygotes = {z.proc.pid for z in verifier.pool._all}
     start = time.monotonic()
     names = list(ATTACKS)
-    codes = [GOLDEN + "\n\n" + code if expected == "zero" else code
-             for code, expected in (ATTACKS[n] for n in names)]
+    codes = [
+        GOLDEN + "\n\n" + code if expected == "zero" else code
+        for code, expected in (ATTACKS[n] for n in names)
+    ]
     reports = verifier.verify_batch([(code, "tic_tac_toe") for code in codes], config=LIMITS)
     elapsed = time.monotonic() - start
     time.sleep(0.2)
@@ -198,6 +243,7 @@ def test_forged_frames_cannot_crash_the_scorer(verifier):
         "        os.write(fd, junk)\n"
         "    except OSError:\n"
         "        pass\n"
-        "os._exit(0)\n")
+        "os._exit(0)\n"
+    )
     report = verifier.verify(GOLDEN + "\n" + forge, "tic_tac_toe")
     assert report.score < 0.2

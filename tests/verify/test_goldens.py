@@ -21,7 +21,8 @@ def test_every_golden_scores_one_on_every_tier(verifier):
 
 def test_same_seed_same_report_and_seed_matters(verifier):
     code = get_game("tic_tac_toe").golden_source.replace(
-        "[(0, 0), (1, 1), (2, 2)], ", "")  # a mutant: no main diagonal
+        "[(0, 0), (1, 1), (2, 2)], ", ""
+    )  # a mutant: no main diagonal
     a = verifier.verify(code, "tic_tac_toe", seed=3)
     b = verifier.verify(code, "tic_tac_toe", seed=3)
     assert a.score == b.score and a.tiers == b.tiers and a.score < 1.0
@@ -30,8 +31,11 @@ def test_same_seed_same_report_and_seed_matters(verifier):
 
 @pytest.mark.parametrize("name", ["matching_pennies", "kuhn_poker"])
 def test_golden_in_a_fenced_completion(verifier, name):
-    completion = ("Here is the implementation.\n\n```python\n" + get_game(name).golden_source
-                  + "```\n\nThis module implements the rules.")
+    completion = (
+        "Here is the implementation.\n\n```python\n"
+        + get_game(name).golden_source
+        + "```\n\nThis module implements the rules."
+    )
     assert verifier.verify(completion, name).score == 1.0
 
 
@@ -40,6 +44,7 @@ def test_observations_compare_as_json_values(verifier):
     code = get_game("tic_tac_toe").golden_source.replace(
         'obs = {"board": ["".join(row) for row in state["board"]], "to_move": get_current_player(state)}',
         'obs = {"to_move": float(get_current_player(state)), '
-        '"board": tuple("".join(row) for row in state["board"])}')
+        '"board": tuple("".join(row) for row in state["board"])}',
+    )
     assert code != get_game("tic_tac_toe").golden_source
     assert verifier.verify(code, "tic_tac_toe").score == 1.0
