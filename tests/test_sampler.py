@@ -289,3 +289,14 @@ def test_benchmark_runs_at_tiny_shapes():
     assert row["impl"] == "gamecwm_jax" and row["tokens_per_s"] > 0
     assert not row["roofline_fraction"] <= 0  # positive, or NaN when timing noise swamps decode
     assert result["decode_bytes_per_step"] > 0
+
+
+def test_benchmark_memory_only_at_tiny_shapes():
+    """Compiles from shapes; the decode program reuses the donated cache in place."""
+    from gamecwm_jax.bench import sampler as bench
+
+    argv = "--preset tiny --batch 2 --prompt-len 8 --new-tokens 4 --memory-only --json"
+    result = bench.main(argv.split())
+    prefill, decode = result["gib"]["prefill"], result["gib"]["decode"]
+    assert prefill["argument"] > 0 and decode["argument"] > prefill["argument"]  # + the cache
+    assert decode["alias"] > 0  # the donated KV cache is updated in place, not copied

@@ -16,6 +16,12 @@ embedding counts once, as the LM head) plus the filled part of the KV cache,
 on average prompt + new/2 slots. bytes / bandwidth is the fastest possible step;
 the reported fraction is that time divided by the measured decode step time.
 Decode time is the full run minus a prefill-only run (max_new_tokens=1).
+
+Memory without a GPU: `--memory-only` compiles the prefill and decode programs from
+shapes (no weights allocated) and prints XLA's buffer sizes for each. On CPU that is
+XLA:CPU's buffer assignment, an estimate of a GPU's need, not a measurement:
+
+  python -m gamecwm_jax.bench.sampler --preset 3b --memory-only
 """
 
 from __future__ import annotations
@@ -32,7 +38,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gamecwm_jax import sampler as sampler_lib
 from gamecwm_jax.model import Qwen2Config, count_params, init_params, load_pretrained, preset
+from gamecwm_jax.model.qwen2 import param_shapes
 from gamecwm_jax.sampler import sample
 
 # Peak HBM bandwidth (bytes/s) by substring of `device_kind`.
@@ -151,6 +159,51 @@ def ours(
     return run
 
 
+def memory_estimate(
+    cfg: Qwen2Config, dtype: Any, batch: int, prompt_len: int, new_tokens: int
+) -> dict[str, dict[str, float]]:
+    """GiB of arguments / outputs / temporaries (and donated-and-reused bytes) of the
+    prefill and decode programs for one `sample` call with these shapes, from
+    `compile().memory_analysis()` on abstract inputs."""
+    sds = jax.ShapeDtypeStruct
+    params = jax.tree.map(
+        lambda shape: sds(shape, dtype), param_shapes(cfg), is_leaf=lambda x: isinstance(x, tuple)
+    )
+    p, n = sampler_lib.bucket_length(prompt_len), sampler_lib.bucket_length(new_tokens)
+    static = dict(cfg=cfg, lora_cfg=None, top_k=0, top_p=1.0, greedy=False)
+    key, scalar_f = jax.eval_shape(lambda: jax.random.key(0)), sds((), jnp.float32)
+    row_i, row_f = sds((batch,), jnp.int32), sds((batch,), jnp.float32)
+    prompts = sds((batch, p), jnp.int32)
+    prefill_args = (params, None, prompts, prompts, key, scalar_f)
+    prefill_kw = dict(num_samples=1, cache_len=p + n, **static)
+    prefill = sampler_lib._prefill.lower(*prefill_args, **prefill_kw)
+    cache = jax.eval_shape(lambda *a: sampler_lib._prefill(*a, **prefill_kw)[0], *prefill_args)
+    decode = sampler_lib._decode.lower(
+        params,
+        None,
+        cache,
+        row_i,
+        row_f,
+        row_f,
+        row_i,
+        key,
+        scalar_f,
+        sds((), jnp.int32),
+        sds((1,), jnp.int32),
+        sds((), jnp.int32),
+        out_len=n,
+        **static,
+    )
+    out = {}
+    for name, lowered in (("prefill", prefill), ("decode", decode)):
+        m = lowered.compile().memory_analysis()
+        out[name] = {
+            k: getattr(m, f"{k}_size_in_bytes") / 2**30
+            for k in ("argument", "output", "temp", "alias")
+        }
+    return out
+
+
 def hf_generate(
     model_dir: str, prompts: np.ndarray, new_tokens: int, threads: int | None = None
 ) -> Callable[[], Any]:
@@ -246,6 +299,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=None,
         help="device memory bandwidth in GB/s (default: by device kind)",
     )
+    p.add_argument(
+        "--memory-only",
+        action="store_true",
+        help="compile prefill and decode from shapes and print their memory (no run)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     args = p.parse_args(argv)
     qwen = args.preset not in ("small", "deep", "tiny")
@@ -263,6 +321,22 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     dtype = jnp.dtype(args.dtype)
     prompts = np.random.default_rng(0).integers(0, cfg.vocab_size, (args.batch, args.prompt_len))
     bandwidth = args.bandwidth_gbs * 1e9 if args.bandwidth_gbs else default_bandwidth()
+    if args.memory_only:
+        start = time.perf_counter()
+        mem = memory_estimate(cfg, dtype, args.batch, args.prompt_len, args.new_tokens)
+        result = dict(
+            device=jax.devices()[0].device_kind,
+            preset=args.preset,
+            dtype=args.dtype,
+            batch=args.batch,
+            prompt_len=args.prompt_len,
+            new_tokens=args.new_tokens,
+            compile_s=time.perf_counter() - start,
+            gib=mem,
+            note="XLA compile-time buffer sizes; on CPU an estimate of a GPU's need",
+        )
+        print(json.dumps(result, indent=None if args.json else 1))
+        return result
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
