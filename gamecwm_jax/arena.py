@@ -295,13 +295,7 @@ class _Arena:
 
     def _read(self, result: SandboxResult, legal: list[str]) -> tuple[str | None, str, str | None]:
         frames = result.frames
-        end = (
-            frames[-1]
-            if frames
-            and isinstance(frames[-1], dict)
-            and ({"done", "timeout", "crash"} & frames[-1].keys())
-            else None
-        )
+        end = result.end
         if (end is not None and end.get("timeout")) or result.stopped == "timeout":
             return None, "timeout", "the candidate timed out"
         loaded = frames[0] if frames and isinstance(frames[0], dict) and "ok" in frames[0] else None

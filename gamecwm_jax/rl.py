@@ -200,8 +200,9 @@ def run_grpo(
             rewards = np.asarray([r.score for r in reports], np.float64)
             t2 = time.perf_counter()
 
-            adv, zero_spread = losses.group_advantages(rewards, g_size, rc.loss, rc.adv_eps)
-            adv = losses.weight_negative_advantages(adv, rc.neg_weight)
+            adv, zero_spread = losses.group_advantages(
+                rewards, g_size, rc.loss, rc.adv_eps, rc.neg_weight
+            )
             train_row = np.repeat(~zero_spread, g_size)
             if rc.neg_weight == 0.0 and rc.beta == 0.0:
                 train_row &= adv > 0  # no advantage, no KL term: the row adds nothing

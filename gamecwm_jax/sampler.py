@@ -288,12 +288,13 @@ def _decode(
     """Token-by-token loop from the first sampled token until all rows finish.
 
     The loop runs the unrolled layout (`qwen2.unstack_layers`): the per-layer
-    weights are split out of the stack once here, before the loop, so each
-    step reads them in place instead of slicing (copying) them out of the
-    stack L times per token. It costs one extra copy of the layer weights
-    while the loop runs.
+    weights (and adapter, `lora.per_layer`) are split out of the stack once
+    here, before the loop, so each step reads them in place instead of slicing
+    (copying) them out of the stack L times per token. It costs one extra copy
+    of the layer weights while the loop runs.
     """
     params = unstack_layers(params)
+    lora = None if lora is None else lora_lib.per_layer(lora)
     r = token_r.shape[0]
     ones_r1 = jnp.ones((r, 1), jnp.int32)
     done_r = jnp.isin(token_r, eos_ids)

@@ -39,6 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from gamecwm_jax import sampler as sampler_lib
+from gamecwm_jax.bench import disabled_passes, program_bytes
 from gamecwm_jax.model import Qwen2Config, count_params, init_params, load_pretrained, preset
 from gamecwm_jax.model.qwen2 import param_shapes
 from gamecwm_jax.sampler import sample
@@ -162,9 +163,9 @@ def ours(
 def memory_estimate(
     cfg: Qwen2Config, dtype: Any, batch: int, prompt_len: int, new_tokens: int
 ) -> dict[str, dict[str, float]]:
-    """GiB of arguments / outputs / temporaries (and donated-and-reused bytes) of the
-    prefill and decode programs for one `sample` call with these shapes, from
-    `compile().memory_analysis()` on abstract inputs."""
+    """GiB of arguments / outputs / temporaries / donated-and-reused / total of the
+    prefill and decode programs for one `sample` call with these shapes
+    (`bench.program_bytes` on abstract inputs)."""
     sds = jax.ShapeDtypeStruct
     params = jax.tree.map(
         lambda shape: sds(shape, dtype), param_shapes(cfg), is_leaf=lambda x: isinstance(x, tuple)
@@ -194,14 +195,10 @@ def memory_estimate(
         out_len=n,
         **static,
     )
-    out = {}
-    for name, lowered in (("prefill", prefill), ("decode", decode)):
-        m = lowered.compile().memory_analysis()
-        out[name] = {
-            k: getattr(m, f"{k}_size_in_bytes") / 2**30
-            for k in ("argument", "output", "temp", "alias")
-        }
-    return out
+    return {
+        name: {k: v / 2**30 for k, v in program_bytes(lowered).items()}
+        for name, lowered in (("prefill", prefill), ("decode", decode))
+    }
 
 
 def hf_generate(
@@ -333,6 +330,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             new_tokens=args.new_tokens,
             compile_s=time.perf_counter() - start,
             gib=mem,
+            disabled_xla_passes=disabled_passes(),
             note="XLA compile-time buffer sizes; on CPU an estimate of a GPU's need",
         )
         print(json.dumps(result, indent=None if args.json else 1))

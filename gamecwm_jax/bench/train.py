@@ -327,24 +327,6 @@ def bench_update(
     return out
 
 
-def _program_bytes(compiled: Any) -> dict[str, int]:
-    """XLA's buffer assignment of one compiled program: what it needs while it runs."""
-    m = compiled.memory_analysis()
-    out = {
-        "argument": m.argument_size_in_bytes,
-        "output": m.output_size_in_bytes,
-        "temp": m.temp_size_in_bytes,
-        "alias": m.alias_size_in_bytes,
-    }
-    out["total"] = out["argument"] + out["output"] + out["temp"] - out["alias"]
-    return out
-
-
-# XLA:CPU hoists the fp32 conversion of all layers' bf16 weights out of the layer loop
-# (see `memory_estimate`); disabling this pass gives a buffer assignment closer to a GPU's.
-CPU_NO_HOISTING = "while-loop-invariant-code-motion"
-
-
 def memory_estimate(
     preset_name: str,
     group: int,
@@ -366,12 +348,10 @@ def memory_estimate(
     the accumulated LoRA gradient, and the whole group's tokens / log-probs.
 
     On a CPU backend this is XLA:CPU's buffer assignment, an estimate of what the GPU
-    would need, not a GPU measurement (see the module docstring). XLA:CPU has no bf16
-    matmul: it converts bf16 weights to fp32, and its loop-invariant code motion hoists
-    that conversion out of the layer loop, i.e. an fp32 copy of every layer's weights
-    (about 11.5 GiB at 3B) that a GPU program, with native bf16 matmuls, never holds.
-    On CPU the programs are therefore compiled with that one pass disabled.
+    would need, not a GPU measurement (see the module docstring), compiled without the
+    pass that adds an fp32 weight copy a GPU never holds (`bench.program_bytes`).
     """
+    from gamecwm_jax.bench import disabled_passes, program_bytes
     from gamecwm_jax.model import init_lora, init_params
     from gamecwm_jax.train.config import make_optimizer
     from gamecwm_jax.train.step import grpo_grad, score_logprobs
@@ -399,8 +379,6 @@ def memory_estimate(
 
     held = nbytes(opt_state) + nbytes(lora) + nbytes(batch(group))
     temp = jax.ShapeDtypeStruct((), jnp.float32)
-    on_cpu = jax.default_backend() == "cpu"
-    options = {"xla_disable_hlo_passes": CPU_NO_HOISTING} if on_cpu else None
     rows = []
     for block in attn_blocks:
         cfg_b = dataclasses.replace(cfg, attn_block=block)
@@ -408,17 +386,19 @@ def memory_estimate(
         for micro in micro_batches:
             m = batch(micro)
             t0 = time.perf_counter()
-            grad = grpo_grad.lower(
-                lora,
-                params,
-                *(m[k] for k in MICRO_BATCH_KEYS),
-                temp,
-                **_grpo_grad_options(beta, new_tokens),
-                **kw,
-            ).compile(options)
-            ref = score_logprobs.lower(params, None, m["tokens"], m["mask"], temp, **kw)
-            ref = ref.compile(options)
-            grad_b, ref_b = _program_bytes(grad), _program_bytes(ref)
+            grad_b = program_bytes(
+                grpo_grad.lower(
+                    lora,
+                    params,
+                    *(m[k] for k in MICRO_BATCH_KEYS),
+                    temp,
+                    **_grpo_grad_options(beta, new_tokens),
+                    **kw,
+                )
+            )
+            ref_b = program_bytes(
+                score_logprobs.lower(params, None, m["tokens"], m["mask"], temp, **kw)
+            )
             rows.append(
                 {
                     "attn_block": block,
@@ -440,7 +420,7 @@ def memory_estimate(
         "weights_bytes": nbytes(params),
         "held_between_programs_bytes": held,
         "backend": jax.devices()[0].platform,
-        "disabled_xla_passes": CPU_NO_HOISTING if on_cpu else "",
+        "disabled_xla_passes": disabled_passes(),
         "note": "compile-time buffer assignment of XLA on this backend; on CPU an estimate "
         "of the GPU's need, not a GPU measurement",
         "rows": rows,

@@ -91,16 +91,28 @@ def scale(lora_cfg: LoraConfig) -> float:
     return lora_cfg.alpha / lora_cfg.rank
 
 
-def stacked_lora(lora: Params | None, lora_cfg: LoraConfig | None) -> Params:
-    """The per-target {a, b} dict that `forward` scans over ({} without LoRA)."""
+def stacked_lora(
+    lora: Params | tuple[Params, ...] | None, lora_cfg: LoraConfig | None
+) -> Params | tuple[Params, ...]:
+    """The per-target {a, b} dict that `forward` scans over ({} without LoRA), or the
+    per-layer dicts of `per_layer` (the unrolled decode loop), checked."""
     if lora is None:
         return {}
     if lora_cfg is None:
         raise ValueError("lora params were given without a lora_cfg")
-    unknown = set(lora) - set(TARGETS)
+    names = set().union(*lora) if isinstance(lora, tuple) else set(lora)
+    unknown = names - set(TARGETS)
     if unknown:
         raise ValueError(f"unknown LoRA targets in params: {sorted(unknown)}")
     return lora
+
+
+def per_layer(lora: Params) -> tuple[Params, ...]:
+    """Stacked [L, ...] adapter leaves as L per-layer dicts. Split once before a decode
+    loop, as `qwen2.unstack_layers` splits the weights, so each step reads every layer's
+    A and B in place instead of slicing them out of the stack again."""
+    n = jax.tree.leaves(lora)[0].shape[0]
+    return tuple(jax.tree.map(lambda x: x[i], lora) for i in range(n))
 
 
 def lora_delta(

@@ -405,7 +405,11 @@ class Qwen2(nn.Module):
             new_k, new_v = [], []
             for i in range(cfg.num_hidden_layers):
                 layer = DecoderLayer(cfg, scale, dropout, self.param_dtype, name=f"layer_{i}")
-                lora_i = jax.tree.map(lambda a: a[i], lora_layers)
+                lora_i = (
+                    lora_layers[i]
+                    if isinstance(lora_layers, tuple)
+                    else jax.tree.map(lambda a: a[i], lora_layers)
+                )
                 kv_i = None if kv is None else (kv[0][i], kv[1][i])
                 x_btd, kv_i = layer(x_btd, lora_i, jnp.int32(i), kv_i, *shared)
                 if kv_i is not None:
@@ -508,6 +512,8 @@ def forward(
     unrolled = "layers" not in params
     if cache is not None and unrolled != isinstance(cache["k"], tuple):
         raise ValueError("params and cache are in different layouts; see unstack_layers")
+    if isinstance(lora, tuple) and not unrolled:
+        raise ValueError("per-layer LoRA (lora.per_layer) needs the unrolled params layout")
     model = Qwen2(
         cfg,
         lora_cfg=lora_cfg,

@@ -84,7 +84,7 @@ def default_config() -> ml_collections.ConfigDict:
     c.rl.clip_eps_high = 0.2
     c.rl.adv_eps = 1e-4
     # Weight of negative advantages: 1 is GRPO; 0 updates only on samples that beat their
-    # group's mean (positive sample reinforcement); see losses.weight_negative_advantages.
+    # group's mean (positive sample reinforcement); see losses.group_advantages.
     c.rl.neg_weight = 1.0
     c.rl.lr = 2e-5
     c.rl.warmup_frac = 0.0

@@ -46,7 +46,11 @@ def check_variant(variant: str) -> str:
 
 
 def group_advantages(
-    rewards_n: np.ndarray, group_size: int, variant: str, eps: float = 1e-4
+    rewards_n: np.ndarray,
+    group_size: int,
+    variant: str,
+    eps: float = 1e-4,
+    neg_weight: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Group-relative advantages for prompt-major rewards [P * G].
 
@@ -54,7 +58,8 @@ def group_advantages(
     unbiased sample std (as TRL's GRPOTrainer), and only `grpo`/`token_mean`
     divide by it; `dr_grpo` keeps the raw centred reward. A group whose rewards
     are all equal has zero advantage everywhere: it carries no learning signal,
-    and the caller drops it from the update and counts it.
+    and the caller drops it from the update and counts it. Negative advantages are
+    then scaled by `neg_weight` (`weight_negative_advantages`; 1 is GRPO).
     """
     check_variant(variant)
     r_pg = np.asarray(rewards_n, np.float64).reshape(-1, group_size)
@@ -67,7 +72,7 @@ def group_advantages(
         denom_p1 = np.where(zero_spread_p[:, None], 1.0, std_p1 + eps)
         adv_pg = centred_pg / denom_p1
     adv_pg[zero_spread_p] = 0.0
-    return adv_pg.reshape(-1).astype(np.float32), zero_spread_p
+    return weight_negative_advantages(adv_pg.reshape(-1), neg_weight), zero_spread_p
 
 
 def weight_negative_advantages(adv: np.ndarray, weight: float) -> np.ndarray:

@@ -41,6 +41,15 @@ class SandboxResult:
     exit: int | None  # exit code, or -signal
 
     @property
+    def end(self) -> dict[str, Any] | None:
+        """The harness's closing frame (it says done, timeout or crash), or None when the
+        child stopped before writing one; every frame before it is a report."""
+        last = self.frames[-1] if self.frames else None
+        if isinstance(last, dict) and {"done", "timeout", "crash"} & last.keys():
+            return last
+        return None
+
+    @property
     def finished(self) -> bool:
         return (
             bool(self.frames)

@@ -96,13 +96,7 @@ def score_result(
     applicable = _applicable(plan)
     tiers: dict[str, float | None] = {t: (0.0 if applicable[t] else None) for t in TIERS}
     frames = list(result.frames)
-    end = (
-        frames[-1]
-        if frames
-        and isinstance(frames[-1], dict)
-        and ({"done", "timeout", "crash"} & frames[-1].keys())
-        else None
-    )
+    end = result.end
     body = frames[:-1] if end is not None else frames
     loaded = body[0] if body and isinstance(body[0], dict) and "ok" in body[0] else None
     answers = body[1:] if loaded is not None else []
