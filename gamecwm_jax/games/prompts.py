@@ -7,14 +7,13 @@ program to. Keeping the prompt text here, and nowhere else, means SFT, GRPO and 
 train and measure on exactly the same task.
 
     python -m gamecwm_jax.games.prompts --game kuhn_poker          # print one prompt
-    python -m gamecwm_jax.games.prompts --lengths [--tokenizer DIR] # per-game token counts
+    python -m gamecwm_jax.games.prompts --lengths [--tokenizer DIR] # exact per-game token counts
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
-import math
 import re
 import sys
 import warnings
@@ -163,32 +162,70 @@ def sft_pairs(split: str = "train") -> list[tuple[str, str, str]]:
     return [(n, build_prompt(n), golden_completion(n)) for n in resolve_games(split)]
 
 
-# Qwen2.5's byte-level BPE averages about 3.5 bytes per token on English prose and Python
-# (measured on code corpora); used only when no tokenizer is given.
-APPROX_BYTES_PER_TOKEN = 3.5
-
-
 def token_lengths(tokenizer: Any | None = None, split: str = "all") -> list[dict[str, Any]]:
-    """Per game: prompt and golden lengths in tokens (exact with a tokenizer, else approx)."""
+    """Per game: exact token counts of what the trainer feeds the model.
+
+    prompt_tokens: the prompt rendered with the tokenizer's chat template, the system turn
+    SYSTEM_PROMPT and the assistant generation prefix (what `train.data.prompt_ids` builds).
+    golden_tokens: the SFT target `golden_completion` (the fenced golden), without the EOS
+    token the trainer appends. `tokenizer` is anything with the transformers call
+    convention and `apply_chat_template`; None means Qwen2.5's own, built offline
+    (`gamecwm_jax.model.qwen_bpe`), so the counts are exact without a checkpoint.
+    """
+    if tokenizer is None:
+        from gamecwm_jax.model.qwen_bpe import Qwen25Tokenizer
+
+        tokenizer = Qwen25Tokenizer()
 
     def count(text: str) -> int:
-        if tokenizer is not None:
-            return len(tokenizer(text, add_special_tokens=False)["input_ids"])
-        return math.ceil(len(text.encode()) / APPROX_BYTES_PER_TOKEN)
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
     rows = []
     for name in resolve_games(split):
-        game = get_game(name)
+        messages = [
+            {"role": "system", "content": SYSTEM_PROMPT},
+            {"role": "user", "content": build_prompt(name)},
+        ]
+        chat = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         rows.append(
             {
                 "game": name,
-                "split": game.split,
-                "prompt_tokens": count(build_prompt(name)),
+                "split": get_game(name).split,
+                "prompt_tokens": count(chat),
                 "golden_tokens": count(golden_completion(name)),
-                "exact": tokenizer is not None,
             }
         )
     return rows
+
+
+def recipe_budgets() -> dict[str, int]:
+    """The recipe's token budgets, read from the training config so they cannot drift."""
+    from gamecwm_jax.train.config import default_config
+
+    c = default_config()
+    return {
+        "max_prompt_len": int(c.rl.max_prompt_len),
+        "max_new_tokens": int(c.rl.max_new_tokens),
+        "sft_max_len": int(c.sft.max_len),
+    }
+
+
+def budget_notes(row: dict[str, Any], budgets: dict[str, int]) -> list[str]:
+    """What of a token_lengths row does not fit the recipe, and what that costs.
+
+    The trainer appends EOS to the golden, GRPO and eval generate at most max_new_tokens
+    (EOS included) after a prompt of at most max_prompt_len, and SFT skips a pair longer
+    than sft_max_len; a golden that does not fit is a target the model cannot produce.
+    """
+    prompt, golden = row["prompt_tokens"], row["golden_tokens"] + 1  # + EOS
+    notes = []
+    if prompt > budgets["max_prompt_len"]:
+        notes.append(f"prompt > {budgets['max_prompt_len']} (GRPO prompt budget)")
+    if golden > budgets["max_new_tokens"]:
+        notes.append(f"golden + EOS > {budgets['max_new_tokens']} (completion budget)")
+    if prompt + golden > budgets["sft_max_len"]:
+        notes.append(f"prompt + golden + EOS > {budgets['sft_max_len']} (SFT skips the pair)")
+    return notes
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -197,7 +234,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--game", help="print the prompt of this game")
     parser.add_argument("--lengths", action="store_true", help="print per-game token lengths")
-    parser.add_argument("--tokenizer", help="checkpoint dir with a tokenizer (else approximate)")
+    parser.add_argument(
+        "--tokenizer", help="checkpoint dir whose tokenizer to use (default: Qwen2.5's, offline)"
+    )
     parser.add_argument("--split", default="all")
     args = parser.parse_args(argv)
     if args.game:
@@ -209,10 +248,17 @@ def main(argv: list[str] | None = None) -> int:
 
             tok = AutoTokenizer.from_pretrained(args.tokenizer)
         rows = token_lengths(tok, args.split)
-        unit = "tokens" if tok else f"~tokens (bytes / {APPROX_BYTES_PER_TOKEN})"
-        print(f"| game | split | prompt {unit} | golden {unit} |\n|---|---|---|---|")
+        budgets = recipe_budgets()
+        print(
+            "| game | split | prompt tokens (chat) | golden tokens | over the recipe's budget |"
+            "\n|---|---|---|---|---|"
+        )
         for r in rows:
-            print(f"| {r['game']} | {r['split']} | {r['prompt_tokens']} | {r['golden_tokens']} |")
+            notes = "; ".join(budget_notes(r, budgets)) or "fits"
+            print(
+                f"| {r['game']} | {r['split']} | {r['prompt_tokens']} | {r['golden_tokens']} "
+                f"| {notes} |"
+            )
     if not (args.game or args.lengths):
         parser.print_help()
     return 0

@@ -60,8 +60,11 @@ class Game:
     num_players: int
     max_game_length: int
     openspiel: dict[str, Any] | None
-    differences: str
+    differences: str  # from OpenSpiel's version (or why there is none)
     path: Path
+    # How the game differs from the seed's version of it, and why (datasheet column).
+    # Optional in meta.json: "" means not yet written.
+    seed_diff: str = ""
 
     @property
     def imperfect(self) -> bool:
@@ -110,11 +113,12 @@ def load_module_from_source(source: str, name: str = "candidate") -> types.Modul
 @functools.cache
 def _load_meta(path: Path) -> Game:
     meta = json.loads((path / "meta.json").read_text())
-    fields = {f.name for f in dataclasses.fields(Game)} - {"path"}
-    missing = fields - meta.keys()
+    fields = {f.name: f for f in dataclasses.fields(Game) if f.name != "path"}
+    required = {n for n, f in fields.items() if f.default is dataclasses.MISSING}
+    missing = required - meta.keys()
     if missing:
         raise ValueError(f"{path / 'meta.json'} lacks {sorted(missing)}")
-    return Game(path=path, **{k: meta[k] for k in fields})
+    return Game(path=path, **{k: meta[k] for k in fields if k in meta})
 
 
 def list_games(split: str | None = None, information: str | None = None) -> list[str]:

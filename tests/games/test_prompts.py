@@ -27,21 +27,45 @@ def test_sft_pairs_are_train_games_with_fenced_goldens():
         assert prompt == build_prompt(name)
 
 
-def test_token_lengths_approximate_without_tokenizer():
-    rows = token_lengths(split="all")
-    assert {r["game"] for r in rows} == set(list_games())
-    assert all(
-        r["prompt_tokens"] > 100 and r["golden_tokens"] > 50 and not r["exact"] for r in rows
+def test_token_lengths_default_to_qwen25_and_count_what_the_trainer_feeds():
+    """Default counts = the trainer's own tokenisation (train.data) with Qwen2.5's vocabulary."""
+    from gamecwm_jax.model.qwen_bpe import Qwen25Tokenizer
+    from gamecwm_jax.train.data import sft_examples
+
+    games = "tic_tac_toe,kuhn_poker"
+    rows = token_lengths(split=games)
+    examples = sft_examples(Qwen25Tokenizer(), games.split(","), max_len=10**6)
+    for row, ex in zip(rows, examples, strict=True):
+        assert row["game"] == ex.game
+        assert row["prompt_tokens"] == len(ex.prompt)
+        assert row["golden_tokens"] + 1 == len(ex.target)  # the trainer appends EOS
+
+
+def test_token_lengths_with_a_byte_tokenizer():
+    """A tokenizer without merges counts bytes, plus one per special token of the template."""
+    from gamecwm_jax.games.prompts import SYSTEM_PROMPT
+    from gamecwm_jax.model.testing import make_tiny_tokenizer
+
+    row = token_lengths(make_tiny_tokenizer(), split="tic_tac_toe")[0]
+    chat = (  # ChatML: 5 specials (3 x im_start, 2 x im_end) around the plain text
+        f"system\n{SYSTEM_PROMPT}\nuser\n{build_prompt('tic_tac_toe')}\nassistant\n"
     )
+    assert row["prompt_tokens"] == len(chat.encode()) + 5
+    assert row["golden_tokens"] == len(golden_completion("tic_tac_toe").encode())
 
 
-def test_token_lengths_with_a_tokenizer():
-    class WordTokenizer:  # stands in for a transformers tokenizer: same call convention
-        def __call__(self, text, add_special_tokens=False):
-            return {"input_ids": text.split()}
+def test_budget_notes_count_the_eos_token():
+    from gamecwm_jax.games.prompts import budget_notes
 
-    row = token_lengths(WordTokenizer(), split="tic_tac_toe")[0]
-    assert row["exact"] and row["golden_tokens"] == len(golden_completion("tic_tac_toe").split())
+    budgets = {"max_prompt_len": 100, "max_new_tokens": 50, "sft_max_len": 140}
+    assert budget_notes({"prompt_tokens": 90, "golden_tokens": 49}, budgets) == []
+    assert budget_notes({"prompt_tokens": 90, "golden_tokens": 50}, budgets) == [
+        "golden + EOS > 50 (completion budget)",
+        "prompt + golden + EOS > 140 (SFT skips the pair)",
+    ]
+    assert budget_notes({"prompt_tokens": 101, "golden_tokens": 10}, budgets) == [
+        "prompt > 100 (GRPO prompt budget)"
+    ]
 
 
 def test_unknown_game_suggests_close_names():
