@@ -26,8 +26,9 @@ from __future__ import annotations
 import base64
 import importlib.resources
 import unicodedata
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 # Qwen2's pre-tokenizer (transformers' tokenization_qwen2.PRETOKENIZE_REGEX).
 PRETOKENIZE_PATTERN = (

@@ -22,11 +22,11 @@ def tok() -> Qwen25Tokenizer:
 
 PUBLISHED = [
     (
-        "Transformers (formerly known as pytorch-transformers and pytorch-pretrained-bert) "
+        ("Transformers (formerly known as pytorch-transformers and pytorch-pretrained-bert) "
         "provides general-purpose architectures (BERT, GPT-2, RoBERTa, XLM, DistilBert, "
         "XLNet...) for Natural Language Understanding (NLU) and Natural Language Generation "
         "(NLG) with over 32+ pretrained models in 100+ languages and deep interoperability "
-        "between Jax, PyTorch and TensorFlow.",
+        "between Jax, PyTorch and TensorFlow."),
         [8963, 388, 320, 69514, 3881, 438, 4510, 27414, 32852, 388, 323, 4510, 27414, 21334,
          35722, 1455, 529, 8, 5707, 4586, 58238, 77235, 320, 61437, 11, 479, 2828, 12, 17, 11,
          11830, 61437, 64, 11, 1599, 10994, 11, 27604, 321, 33, 529, 11, 29881, 6954, 32574,
@@ -35,16 +35,16 @@ PUBLISHED = [
          94130, 2897, 1948, 619, 706, 11, 5355, 51, 21584, 323, 94986, 13],
     ),
     (
-        "🤗 Transformers 提供了可以轻松地下载并且训练先进的预训练模型的 API 和工具。"
-        "使用预训练模型可以减少计算消耗和碳排放，并且节省从头训练所需要的时间和资源。",
+        ("🤗 Transformers 提供了可以轻松地下载并且训练先进的预训练模型的 API 和工具。"
+        "使用预训练模型可以减少计算消耗和碳排放，并且节省从头训练所需要的时间和资源。"),
         [144834, 80532, 93685, 83744, 34187, 73670, 104261, 29490, 62189, 103937, 104034,
          102830, 98841, 104034, 104949, 9370, 5333, 58143, 102011, 1773, 37029, 98841, 104034,
          104949, 73670, 101940, 100768, 104997, 33108, 100912, 105054, 90395, 100136, 106831,
          45181, 64355, 104034, 113521, 101975, 33108, 85329, 1773],
     ),
     (
-        '```python\ntokenizer = AutoTokenizer.from_pretrained("Qwen/Qwen-tokenizer")\n'
-        'tokenizer("世界，你好！")```',
+        ('```python\ntokenizer = AutoTokenizer.from_pretrained("Qwen/Qwen-tokenizer")\n'
+        'tokenizer("世界，你好！")```'),
         [73594, 12669, 198, 85593, 284, 8979, 37434, 6387, 10442, 35722, 445, 48, 16948, 45274,
          16948, 34841, 3135, 1138, 85593, 445, 99489, 3837, 108386, 6313, 899, 73594],
     ),
