@@ -84,6 +84,10 @@ def test_pretokenizer_splits_digits_and_keeps_code_whitespace(tok):
     assert tok.encode("2026") == [17, 15, 17, 21]
     # "\n" is 198, " " is 220; four-space indentation is a single token, not four.
     assert len(tok.encode("    ")) == 1 and tok.encode("\n") == [198]
+    # Whitespace before a word leaves its last space to the word (the `\s+(?!\S)` branch);
+    # punctuation keeps the newlines that follow it (`[\r\n]*`).
+    pieces = [tok.decode([i]) for i in tok.encode("x = [1]\n\n\ndef f():\n    return x")]
+    assert pieces == ["x", " =", " [", "1", "]\n\n\n", "def", " f", "():\n", "   ", " return", " x"]
 
 
 @pytest.mark.parametrize("name", list_games())
