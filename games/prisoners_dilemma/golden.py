@@ -1,7 +1,7 @@
 """The prisoner's dilemma (one round) as a Game Code World Model.
 
 Each of two players secretly chooses to cooperate or defect, and each is paid according
-to the pair of choices (payoffs as in OpenSpiel's matrix_pd). The simultaneous choice is
+to the pair of choices (the textbook payoffs 3/0/5/1, as the seed's rules state). The simultaneous choice is
 played as two turns, player 0 first; a choice stays hidden until both are made.
 """
 
@@ -16,9 +16,9 @@ TERMINAL = -4
 MOVES = ["cooperate", "defect"]
 # PAYOFFS[(move of player 0, move of player 1)] = [payoff of player 0, payoff of player 1]
 PAYOFFS = {
-    ("cooperate", "cooperate"): [5.0, 5.0],
-    ("cooperate", "defect"): [0.0, 10.0],
-    ("defect", "cooperate"): [10.0, 0.0],
+    ("cooperate", "cooperate"): [3.0, 3.0],
+    ("cooperate", "defect"): [0.0, 5.0],
+    ("defect", "cooperate"): [5.0, 0.0],
     ("defect", "defect"): [1.0, 1.0],
 }
 
