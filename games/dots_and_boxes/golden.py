@@ -1,11 +1,11 @@
-"""Dots and Boxes (3x3 boxes) as a Game Code World Model.
+"""Dots and Boxes (2x2 boxes) as a Game Code World Model.
 
-A 4x4 grid of dots forms 3x3 boxes. Players take turns drawing one undrawn line between two
+A 3x3 grid of dots forms 2x2 boxes. Players take turns drawing one undrawn line between two
 adjacent dots. Completing the fourth side of a box claims it and the same player moves
-again. When all 24 lines are drawn, the player with more boxes wins.
+again. When all 12 lines are drawn, the player with more boxes wins; 2-2 is a draw.
 
-Dots are (row, column), both 0-3, row 0 at the top. h(r,c) joins dots (r,c) and (r,c+1);
-v(r,c) joins dots (r,c) and (r+1,c). Box (r,c), r and c in 0-2, is bounded by h(r,c),
+Dots are (row, column), both 0-2, row 0 at the top. h(r,c) joins dots (r,c) and (r,c+1);
+v(r,c) joins dots (r,c) and (r+1,c). Box (r,c), r and c in 0-1, is bounded by h(r,c),
 h(r+1,c), v(r,c) and v(r,c+1).
 """
 
@@ -16,7 +16,7 @@ State = dict[str, Any]
 
 CHANCE = -1
 TERMINAL = -4
-ROWS, COLS = 3, 3  # boxes
+ROWS, COLS = 2, 2  # boxes
 NUM_LINES = (ROWS + 1) * COLS + ROWS * (COLS + 1)
 
 
