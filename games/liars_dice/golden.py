@@ -1,6 +1,7 @@
-"""Liar's dice (two players, one six-sided die each) as a Game Code World Model.
+"""Liar's dice (two players, three six-sided dice each) as a Game Code World Model.
 
-Each player rolls one die in secret (two explicit chance nodes, player 0's die first).
+Each player rolls three dice in secret (six explicit chance nodes, one die each: player 0's
+three dice first, then player 1's).
 Players then take turns raising a bid "at least <quantity> dice among all dice show
 <face>", where 6s are wild and count for every face, until one player calls "liar" on
 the previous bid. If the bid holds the bidder wins (+1, caller -1); otherwise the caller
@@ -16,7 +17,7 @@ State = dict[str, Any]
 CHANCE = -1
 TERMINAL = -4
 NUM_PLAYERS = 2
-DICE_PER_PLAYER = 1
+DICE_PER_PLAYER = 3
 TOTAL_DICE = NUM_PLAYERS * DICE_PER_PLAYER
 SIDES = 6
 WILD = SIDES  # the highest face counts as any face
@@ -31,7 +32,7 @@ def get_initial_state() -> State:
 
 
 def _rolling_player(state: State) -> int | None:
-    """The player whose die is rolled next, or None once every die is rolled."""
+    """The player whose next die is rolled, or None once every die is rolled."""
     for p in range(NUM_PLAYERS):
         if len(state["dice"][p]) < DICE_PER_PLAYER:
             return p
@@ -116,16 +117,24 @@ def get_observations(state: State) -> list[dict[str, Any]]:
 
 
 def resample_history(obs_action_history: list[dict], player_id: int) -> list[Action]:
-    # Only the opponent's die is hidden (until the final call reveals it); the bidding
-    # is public. Rebuild: the rolls in dealing order, then the bidding, cut to length.
+    # Only the opponent's dice are hidden (until the final call reveals them); the bidding
+    # is public. Our own hand is shown sorted, so the order we rolled it in is read off the
+    # step at which each die appeared; the opponent's order is never seen, any will do.
     final = obs_action_history[-1]["observation"]
     steps = len(obs_action_history) - 1
+    mine, before = [], []
+    for entry in obs_action_history:
+        now = list(entry["observation"]["my_dice"])
+        for d in before:
+            now.remove(d)
+        mine += now  # the die rolled at this step, if any
+        before = list(entry["observation"]["my_dice"])
     dice = [None, None]
-    dice[player_id] = list(final["my_dice"])
+    dice[player_id] = mine
     theirs = final["opponent_dice"]
     if theirs is None:
         theirs = [random.randint(1, SIDES) for _ in range(DICE_PER_PLAYER)]
     dice[1 - player_id] = theirs
     rolls = [f"roll={d}" for p in range(NUM_PLAYERS) for d in dice[p]]
-    # Our own dice may not be rolled yet in a short history: then only rolls before ours count.
+    # Our own dice may not all be rolled in a short history: the cut keeps the rolls made.
     return (rolls + list(final["bidding"]))[:steps]
