@@ -1,10 +1,11 @@
-"""Goofspiel with 5 cards (two players) as a Game Code World Model.
+"""Goofspiel with 13 cards (two players) as a Game Code World Model.
 
-Each player holds the cards 1..5. A deck of point cards 1..5 is turned over one card a
+Each player holds the cards 1..13. A deck of point cards 1..13 is turned over one card a
 round in random order (a chance node). Each round both players bid one of their cards
 (player 0 first, the bid hidden from player 1 until the round ends); the higher bid wins
 the point card's value, equal bids win nothing. Bids are revealed at the end of the
-round. The fifth round is forced (one card left everywhere) and is played automatically.
+round. The last (13th) round is forced (one card left everywhere) and is played
+automatically.
 More points wins: +1 / -1, equal points a draw.
 """
 
@@ -16,7 +17,7 @@ State = dict[str, Any]
 
 CHANCE = -1
 TERMINAL = -4
-NUM_CARDS = 5
+NUM_CARDS = 13
 CARDS = list(range(1, NUM_CARDS + 1))
 
 

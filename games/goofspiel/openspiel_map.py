@@ -1,4 +1,4 @@
-"""Our Goofspiel actions -> OpenSpiel's goofspiel(num_cards=5, points_order=random,
+"""Our Goofspiel actions -> OpenSpiel's goofspiel(num_cards=13, points_order=random,
 turn-based): "point=c" is chance outcome c - 1, "bid=c" is action c - 1."""
 
 
