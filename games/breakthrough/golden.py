@@ -1,12 +1,12 @@
-"""Breakthrough on a 6x6 board as a Game Code World Model.
+"""Breakthrough on an 8x8 board as a Game Code World Model.
 
 Each player starts with two full rows of pieces. Pieces move one square forward, straight
 or diagonally, and capture only diagonally. The first player to bring a piece onto the far
 row -- or to capture every enemy piece -- wins.
 
-Squares are named like chess squares: files a-f from left to right, ranks 1-6 from bottom
-to top. Internally board[i][j] is rank 6 - i (row 0 is the top, rank 6) and file j.
-Black (player 0) starts on ranks 6 and 5 and moves down; white (player 1) starts on ranks 1
+Squares are named like chess squares: files a-h from left to right, ranks 1-8 from bottom
+to top. Internally board[i][j] is rank 8 - i (row 0 is the top, rank 8) and file j.
+Black (player 0) starts on ranks 8 and 7 and moves down; white (player 1) starts on ranks 1
 and 2 and moves up.
 """
 
@@ -17,10 +17,10 @@ State = dict[str, Any]
 
 CHANCE = -1
 TERMINAL = -4
-SIZE = 6
+SIZE = 8
 PIECES = ("b", "w")  # player 0 is black and moves first
 FORWARD = (1, -1)  # row step of each player's forward direction (black moves down the rows)
-FILES = "abcdef"
+FILES = "abcdefgh"
 
 
 def get_initial_state() -> State:

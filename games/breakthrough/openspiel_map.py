@@ -1,7 +1,7 @@
-"""Our Breakthrough actions -> OpenSpiel's `breakthrough` (rows=6, columns=6).
+"""Our Breakthrough actions -> OpenSpiel's `breakthrough` (rows=8, columns=8).
 
-OpenSpiel names its moves with the same squares (file a-f, rank 1-6 from the bottom, black
-on ranks 5-6): "b5a4" for a move and "b5a4*" for a capture. Ours are "b5-a4" and "b5xa4".
+OpenSpiel names its moves with the same squares (file a-h, rank 1-8 from the bottom, black
+on ranks 7-8): "b7a6" for a move and "b7a6*" for a capture. Ours are "b7-a6" and "b7xa6".
 """
 
 
