@@ -95,6 +95,25 @@ def _with_seeded_random(seed: str, fn, *args):
         random.setstate(saved)
 
 
+def _query_cut(golden: Any, actions: list[str], player: int, rng: random.Random) -> int:
+    """Where a resample query cuts a game: the whole game (the most constrained history) a
+    quarter of the time, else a random state at which `player` is to move.
+
+    ISMCTS resamples at its own decision points, and those are where something can be
+    pending and hidden from the player (a bid just made by the opponent, say); a uniformly
+    random cut of a long game misses them too often for the few queries a long game gets.
+    A player that never moves in the prefix falls back to any cut.
+    """
+    if rng.random() < 0.25 or not actions:
+        return len(actions)
+    state, own = golden.get_initial_state(), []
+    for t, action in enumerate(actions):
+        if t >= 1 and golden.get_current_player(state) == player:
+            own.append(t)
+        state = golden.apply_action(state, action)
+    return rng.choice(own) if own else rng.randint(1, len(actions))
+
+
 @functools.lru_cache(maxsize=256)
 def golden_plan(name: str, seed: int, config: RewardConfig) -> GoldenPlan:
     game = get_game(name)
@@ -116,12 +135,7 @@ def golden_plan(name: str, seed: int, config: RewardConfig) -> GoldenPlan:
         for q in range(queries):
             player = q % n
             actions = semantic_actions[(q // n) % len(semantic_actions)]
-            # whole games (the most constrained histories) often, else a random prefix
-            cut = (
-                len(actions)
-                if rng.random() < 0.25
-                else rng.randint(min(1, len(actions)), len(actions))
-            )
+            cut = _query_cut(golden, actions, player, rng)
             prefix = actions[:cut]
             qseed = f"{seed}:{name}:resample:{q}"
             history = observation_history(golden, prefix, player)

@@ -1,4 +1,4 @@
-"""Our Pig actions -> OpenSpiel's pig(winscore=20, horizon=40): roll 0, stop 1; a die face f
+"""Our Pig actions -> OpenSpiel's pig(winscore=100, horizon=200): roll 0, stop 1; a die face f
 is chance outcome f - 1."""
 
 
