@@ -1,11 +1,8 @@
-"""Chess (standard rules, ending as OpenSpiel's `chess` ends games) as a Game Code World Model.
+"""Chess as a Game Code World Model, ending games as OpenSpiel's `chess` does.
 
-As in OpenSpiel, player 0 is BLACK and player 1 is WHITE (white moves first). Moves are UCI strings: from-square + to-square, plus the
-promotion piece for promotions ("e2e4", "e1g1" castles, "e7e8q"). The game ends by
-checkmate, stalemate, insufficient material, threefold repetition or the 50-move rule.
-
-The board is a 64-character string indexed by sq = 8 * rank + file (rank 0 is rank "1",
-file 0 is file "a"): "PNBRQK" are white pieces, "pnbrqk" black ones, "." an empty square.
+Player 0 is BLACK, player 1 WHITE (white moves first). Moves are UCI strings ("e2e4",
+"e1g1" castles, "e7e8q"). The board is a 64-character string, sq = 8 * rank + file;
+"PNBRQK" white, "pnbrqk" black, "." empty.
 """
 
 from typing import Any
@@ -119,9 +116,8 @@ def _pseudo_moves(board: str, white: bool, castling: str, ep: int | None) -> lis
                         if not own(board[t]):
                             moves.append((sq, t, ""))
                         break
-    # Castling: the right is still held, the squares between king and rook are empty, and
-    # the king is not in check and does not pass through an attacked square (landing on an
-    # attacked square is excluded by the general check test).
+    # Castling: right held, squares between empty, king not in check nor passing an attacked
+    # square (landing on one is excluded by the general check test).
     base = 0 if white else 56  # first square of the home rank
     for right, between, king_path in (("K", (5, 6), (5, 6)), ("Q", (1, 2, 3), (3, 2))):
         if (right if white else right.lower()) not in castling:
@@ -201,9 +197,8 @@ def _position_key(board: str, player: int, castling: str, ep: int | None) -> str
 
 def get_initial_state() -> State:
     key = _position_key(START, WHITE, "KQkq", None)
-    # castling: the rights still held, as in FEN ("KQkq" subset). ep: the en passant target
-    # square or None. halfmove: actions since the last pawn move or capture. positions:
-    # position keys since the last pawn move or capture (for threefold repetition).
+    # castling: rights held (FEN "KQkq" subset); ep: en passant target or None; halfmove,
+    # positions: actions and position keys since the last pawn move or capture.
     return {"board": START, "player": WHITE, "castling": "KQkq", "ep": None, "halfmove": 0,
             "positions": [key], "history": [], "result": None}
 

@@ -82,3 +82,12 @@ def test_extract_code_returns_every_golden_whole(name):
     assert extract_code(source).strip() == source.strip()
     chatty = f"Here is the module.\n\n{golden_completion(name)}\n\nIt implements every rule."
     assert extract_code(chatty).strip() == source.strip()
+
+
+def test_every_training_pair_fits_the_recipes_budgets():
+    """A training golden over budget is silently dropped from SFT (or cut in GRPO)."""
+    from gamecwm_jax.games.prompts import budget_notes, recipe_budgets
+
+    budgets = recipe_budgets()
+    over = {r["game"]: budget_notes(r, budgets) for r in token_lengths(split="train")}
+    assert not {g: n for g, n in over.items() if n}
