@@ -73,8 +73,10 @@ def build_prompt(name: str) -> str:
     """The user-turn text for game `name` (rules + interface + instructions)."""
     game = get_game(name)
     parts = [
-        f"Implement the game below as a Python module, a Game Code World Model that a "
-        f"planner such as MCTS can use to play it.\n\n# Rules\n\n{game.rules.strip()}",
+        (
+            "Implement the game below as a Python module, a Game Code World Model that a "
+            f"planner such as MCTS can use to play it.\n\n# Rules\n\n{game.rules.strip()}"
+        ),
         f"# Interface\n\n{INTERFACE}",
     ]
     if game.imperfect:
