@@ -1,6 +1,7 @@
 """Converge: a race to the centre of a 5x5 board with stuns, as a Game Code World Model.
 
-Each player has two pieces starting on opposite corners. A turn moves one piece one square up,
+Player 0 (x) starts with pieces on the two top corners, player 1 (o) on the two bottom
+corners, as in the seed's Converge. A turn moves one piece one square up,
 down, left or right onto an empty square. Landing next to enemy pieces (diagonals count)
 stuns them: they cannot move on their owner's next turn. The first piece to step onto the
 centre square (2,2) wins; after 40 turns without a winner the game is a draw. A player
@@ -20,7 +21,7 @@ SIZE = 5
 CENTRE = [2, 2]
 MAX_TURNS = 40
 MARKS = ("x", "o")  # player 0 plays x and moves first
-START = [[[0, 0], [4, 4]], [[0, 4], [4, 0]]]  # x: top-left and bottom-right; o: the other two corners
+START = [[[0, 0], [0, 4]], [[4, 0], [4, 4]]]  # x: the top corners; o: the bottom corners
 STEPS = ((-1, 0), (0, -1), (0, 1), (1, 0))  # up, left, right, down
 
 
