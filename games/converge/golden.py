@@ -86,7 +86,9 @@ def apply_action(state: State, action: Action) -> State:
         if dst == CENTRE:
             winner = player
         # enemy pieces on the (up to) eight squares around the landing square are stunned
-        stunned = [sq for sq in pieces[1 - player] if max(abs(sq[0] - dst[0]), abs(sq[1] - dst[1])) == 1]
+        stunned = [
+            sq for sq in pieces[1 - player] if max(abs(sq[0] - dst[0]), abs(sq[1] - dst[1])) == 1
+        ]
     return {
         "pieces": pieces,
         "stunned": stunned,

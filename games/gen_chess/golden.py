@@ -49,8 +49,12 @@ def _ray(sq: int, df: int, dr: int) -> list[int]:
 N = SIZE * SIZE
 ROOK_RAYS = [[_ray(sq, df, dr) for df, dr in ORTHOGONAL] for sq in range(N)]
 BISHOP_RAYS = [[_ray(sq, df, dr) for df, dr in DIAGONAL] for sq in range(N)]
-KNIGHT_TARGETS = [[r[0] for r in (_ray(sq, df, dr) for df, dr in KNIGHT_STEPS) if r] for sq in range(N)]
-KING_TARGETS = [[r[0] for r in (_ray(sq, df, dr) for df, dr in ORTHOGONAL + DIAGONAL) if r] for sq in range(N)]
+KNIGHT_TARGETS = [
+    [r[0] for r in (_ray(sq, df, dr) for df, dr in KNIGHT_STEPS) if r] for sq in range(N)
+]
+KING_TARGETS = [
+    [r[0] for r in (_ray(sq, df, dr) for df, dr in ORTHOGONAL + DIAGONAL) if r] for sq in range(N)
+]
 
 
 def _is_attacked(board: str, sq: int, by_white: bool) -> bool:
@@ -110,7 +114,9 @@ def _pseudo_moves(board: str, white: bool, ep: int | None) -> list[tuple[int, in
                 if board[t] == "." or not own(board[t]):
                     moves.append((sq, t, ""))
         else:
-            rays = (ROOK_RAYS[sq] if kind in "RQ" else []) + (BISHOP_RAYS[sq] if kind in "BQ" else [])
+            rays = (ROOK_RAYS[sq] if kind in "RQ" else []) + (
+                BISHOP_RAYS[sq] if kind in "BQ" else []
+            )
             for ray in rays:
                 for t in ray:
                     if board[t] == ".":
@@ -209,7 +215,7 @@ def get_observations(state: State) -> list[dict[str, Any]]:
     # Perfect information: both players see everything; the board is printed rank 5 first.
     board = state["board"]
     obs = {
-        "board": [board[SIZE * r:SIZE * r + SIZE] for r in range(SIZE - 1, -1, -1)],
+        "board": [board[SIZE * r : SIZE * r + SIZE] for r in range(SIZE - 1, -1, -1)],
         "to_move": get_current_player(state),
         "en_passant": None if state["ep"] is None else _name(state["ep"]),
         "halfmove_clock": state["clock"],

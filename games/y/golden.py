@@ -95,7 +95,11 @@ def _parse(state: State, action: Action) -> tuple[int, int]:
     player = get_current_player(state)
     try:
         r, c = int(action[2]), int(action[4])
-        ok = action == f"{MARKS[player]}({r},{c})" and _on_board(r, c) and state["board"][r][c] == "."
+        ok = (
+            action == f"{MARKS[player]}({r},{c})"
+            and _on_board(r, c)
+            and state["board"][r][c] == "."
+        )
     except (ValueError, IndexError, KeyError):
         ok = False
     if not ok:

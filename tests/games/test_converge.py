@@ -67,7 +67,7 @@ def test_random_play_invariants(golden):
                 passes += 1
                 assert new["board"] == obs["board"] and new["stunned"] == []
                 continue
-            src, dst = _parse(action)
+            _, dst = _parse(action)
             if golden.get_current_player(state) == TERMINAL:
                 continue
             # the opponent's stunned pieces are exactly those around the landing square

@@ -122,7 +122,13 @@ def test_en_passant():
     state = position(["k....", ".....", ".....", "..P..", "K...."], 0, ep="d3")
     state["board"] = state["board"][:8] + "p" + state["board"][9:]  # black pawn on d2
     assert "c2d3" in golden.get_legal_actions(state)
-    assert diagram(golden.apply_action(state, "c2d3")) == ["k....", ".....", "...P.", ".....", "K...."]
+    assert diagram(golden.apply_action(state, "c2d3")) == [
+        "k....",
+        ".....",
+        "...P.",
+        ".....",
+        "K....",
+    ]
 
 
 def test_en_passant_may_not_expose_the_king():
