@@ -261,3 +261,84 @@ def test_random_games_keep_the_invariants():
             assert golden.get_legal_actions(dict(state, result=None)) == []
     assert outcomes == {(1.0, -1.0), (-1.0, 1.0), (0.0, 0.0)}
     assert double_steps > 0 and en_passant_captures > 0
+
+
+def _reaches(board: dict, frm: tuple[int, int], to: tuple[int, int], ep: tuple | None) -> bool:
+    """Whether the piece on `frm` may move to `to` by its movement rule alone (not king safety).
+
+    Written from the rule text over (file, rank) pairs and displacement vectors, independent of
+    the golden's precomputed rays.
+    """
+    piece = board[frm]
+    target = board.get(to)
+    if target is not None and target.isupper() == piece.isupper():
+        return False
+    df, dr = to[0] - frm[0], to[1] - frm[1]
+    kind = piece.upper()
+    if kind == "P":
+        forward, start = (1, 1) if piece.isupper() else (-1, 3)
+        if df == 0:
+            if dr == forward:
+                return target is None
+            between = (frm[0], frm[1] + forward)
+            return dr == 2 * forward and frm[1] == start and target is None and between not in board
+        return abs(df) == 1 and dr == forward and (target is not None or to == ep)
+    if kind == "N":
+        return {abs(df), abs(dr)} == {1, 2}
+    if kind == "K":
+        return max(abs(df), abs(dr)) == 1
+    straight, diagonal = df == 0 or dr == 0, abs(df) == abs(dr)
+    if not ((kind in "RQ" and straight) or (kind in "BQ" and diagonal)) or (df, dr) == (0, 0):
+        return False
+    steps = max(abs(df), abs(dr))
+    sf, sr = df // steps, dr // steps
+    return all((frm[0] + k * sf, frm[1] + k * sr) not in board for k in range(1, steps))
+
+
+def _independent_legal(obs: dict) -> set[str]:
+    """Every legal move of the side to move, from the observation alone, by brute force."""
+    board = {
+        (f, 4 - r): ch
+        for r, row in enumerate(obs["board"])
+        for f, ch in enumerate(row)
+        if ch != "."
+    }
+    white = obs["to_move"] == 0
+    ep = None if obs["en_passant"] is None else ("abcde".index(obs["en_passant"][0]), 2)
+    squares = [(f, r) for f in range(5) for r in range(5)]
+    moves = set()
+    for frm, piece in board.items():
+        if piece.isupper() != white:
+            continue
+        for to in squares:
+            if not _reaches(board, frm, to, ep):
+                continue
+            after = dict(board)
+            if piece in "Pp" and to == ep:
+                del after[(to[0], frm[1])]  # the pawn that passed the square
+            del after[frm]
+            after[to] = piece
+            king = next(sq for sq, p in after.items() if p == ("K" if white else "k"))
+            if any(
+                p.isupper() != white and _reaches(after, sq, king, None) for sq, p in after.items()
+            ):
+                continue
+            name = "abcde"[frm[0]] + str(frm[1] + 1) + "abcde"[to[0]] + str(to[1] + 1)
+            last = 4 if white else 0
+            promos = "qrbn" if piece in "Pp" and to[1] == last else [""]
+            moves |= {name + p for p in promos}
+    return moves
+
+
+def test_legal_moves_match_an_independent_generator():
+    rng = random.Random(5)
+    positions = 0
+    for _ in range(25):
+        state = golden.get_initial_state()
+        while golden.get_current_player(state) != TERMINAL:
+            obs = golden.get_observations(state)[0]
+            legal = golden.get_legal_actions(state)
+            assert set(legal) == _independent_legal(obs), obs
+            positions += 1
+            state = golden.apply_action(state, rng.choice(legal))
+    assert positions > 1000
