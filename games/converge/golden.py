@@ -1,11 +1,11 @@
 """Converge: a race to the centre of a 5x5 board with stuns, as a Game Code World Model.
 
-Player 0 (x) starts with pieces on the two top corners, player 1 (o) on the two bottom
-corners, as in the seed's Converge. A turn moves one piece one square up,
-down, left or right onto an empty square. Landing next to enemy pieces (diagonals count)
-stuns them: they cannot move on their owner's next turn. The first piece to step onto the
-centre square (2,2) wins; after 40 turns without a winner the game is a draw. A player
-with no possible move passes.
+Player 0 (x) starts on the two top corners, player 1 (o) on the two bottom corners, as in
+the seed's Converge. A turn moves one piece one square up, down, left or right onto an empty
+square (orthogonal only: with the seed's diagonal steps x would win by force in three
+plies). Landing next to enemy pieces (diagonals count) stuns them: they cannot move on their
+owner's next turn. The first piece to step onto the centre square (2,2) wins; after 40 turns
+without a winner the game is a draw. A player with no possible move passes.
 
 Squares are (row, col), both 0-4, row 0 at the top and column 0 at the left.
 """
