@@ -1,10 +1,12 @@
 """Converge: a race to the centre of a 5x5 board with stuns, as a Game Code World Model.
 
-Each player has two pieces starting on opposite corners. A turn moves one piece one square up,
-down, left or right onto an empty square. Landing next to enemy pieces (diagonals count)
-stuns them: they cannot move on their owner's next turn. The first piece to step onto the
-centre square (2,2) wins; after 40 turns without a winner the game is a draw. A player
-with no possible move passes.
+The seed's Converge, rule for rule. Player 0 (x) starts on the two top corners, player 1 (o)
+on the two bottom corners, x first. A turn moves one piece one square in any of the eight
+directions (diagonals included) onto an empty square. Landing next to enemy pieces (eight
+neighbours) stuns them: they cannot move on their owner's next turn. The first piece to step
+onto the centre square (2,2) wins; after 50 turns without a winner the game is a draw. A
+player with no possible move passes. As in the seed, x wins by force in three plies:
+(0,0)-(1,1)-(2,2), and o cannot stop it.
 
 Squares are (row, col), both 0-4, row 0 at the top and column 0 at the left.
 """
@@ -18,10 +20,12 @@ CHANCE = -1
 TERMINAL = -4
 SIZE = 5
 CENTRE = [2, 2]
-MAX_TURNS = 40
+MAX_TURNS = 50
 MARKS = ("x", "o")  # player 0 plays x and moves first
-START = [[[0, 0], [4, 4]], [[0, 4], [4, 0]]]  # x: top-left and bottom-right; o: the other two corners
-STEPS = ((-1, 0), (0, -1), (0, 1), (1, 0))  # up, left, right, down
+START = [[[0, 0], [0, 4]], [[4, 0], [4, 4]]]  # x: the top corners; o: the bottom corners
+# the eight directions, in row-major order of the target square, so that the moves of a piece
+# come out in string order
+STEPS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
 
 
 def get_initial_state() -> State:
@@ -45,7 +49,7 @@ def get_player_name(player: int) -> str:
 
 
 def _moves(state: State, player: int) -> list[Action]:
-    """Every step of a non-stunned piece of `player` onto an empty square."""
+    """Every step of a non-stunned piece of `player` onto an empty square, in string order."""
     occupied = state["pieces"][0] + state["pieces"][1]
     moves = []
     for r, c in state["pieces"][player]:  # pieces are kept in row-major order
@@ -85,7 +89,9 @@ def apply_action(state: State, action: Action) -> State:
         if dst == CENTRE:
             winner = player
         # enemy pieces on the (up to) eight squares around the landing square are stunned
-        stunned = [sq for sq in pieces[1 - player] if max(abs(sq[0] - dst[0]), abs(sq[1] - dst[1])) == 1]
+        stunned = [
+            sq for sq in pieces[1 - player] if max(abs(sq[0] - dst[0]), abs(sq[1] - dst[1])) == 1
+        ]
     return {
         "pieces": pieces,
         "stunned": stunned,

@@ -1,8 +1,9 @@
 """Gardner minichess (5x5) as a Game Code World Model.
 
 Chess on a 5x5 board: each side has a king, queen, rook, bishop, knight and five pawns.
-No castling, no two-square pawn step (hence no en passant); pawns promote on the last rank.
-Checkmate wins; stalemate, bare material, threefold repetition and the 100-ply limit draw.
+No castling; pawns may double-step from their starting rank (hence en passant) and promote
+on the last rank. Checkmate wins; stalemate, 100 plies without a pawn move or capture, and
+bare material draw. There is no repetition rule and no move cap, as in the seed's version.
 Player 0 is white (moves first), player 1 is black. Moves are written "b2b3", "a4b5q".
 
 The board is a 25-character string indexed by sq = 5 * rank + file (rank 0 is rank "1",
@@ -20,7 +21,7 @@ WHITE, BLACK = 0, 1
 SIZE = 5
 FILES = "abcde"
 START = "RNBQK" + "PPPPP" + "....." + "ppppp" + "rnbqk"
-MAX_PLIES = 100  # the game is drawn after this many moves (both sides counted)
+NO_PROGRESS_PLIES = 100  # drawn after this many plies without a pawn move or capture
 ORTHOGONAL = ((1, 0), (-1, 0), (0, 1), (0, -1))  # (file step, rank step)
 DIAGONAL = ((1, 1), (-1, 1), (1, -1), (-1, -1))
 KNIGHT_STEPS = ((1, 2), (2, 1), (2, -1), (1, -2), (-1, -2), (-2, -1), (-2, 1), (-1, 2))
@@ -48,8 +49,12 @@ def _ray(sq: int, df: int, dr: int) -> list[int]:
 N = SIZE * SIZE
 ROOK_RAYS = [[_ray(sq, df, dr) for df, dr in ORTHOGONAL] for sq in range(N)]
 BISHOP_RAYS = [[_ray(sq, df, dr) for df, dr in DIAGONAL] for sq in range(N)]
-KNIGHT_TARGETS = [[r[0] for r in (_ray(sq, df, dr) for df, dr in KNIGHT_STEPS) if r] for sq in range(N)]
-KING_TARGETS = [[r[0] for r in (_ray(sq, df, dr) for df, dr in ORTHOGONAL + DIAGONAL) if r] for sq in range(N)]
+KNIGHT_TARGETS = [
+    [r[0] for r in (_ray(sq, df, dr) for df, dr in KNIGHT_STEPS) if r] for sq in range(N)
+]
+KING_TARGETS = [
+    [r[0] for r in (_ray(sq, df, dr) for df, dr in ORTHOGONAL + DIAGONAL) if r] for sq in range(N)
+]
 
 
 def _is_attacked(board: str, sq: int, by_white: bool) -> bool:
@@ -75,8 +80,11 @@ def _is_attacked(board: str, sq: int, by_white: bool) -> bool:
     return False
 
 
-def _pseudo_moves(board: str, white: bool) -> list[tuple[int, int, str]]:
-    """Moves (from, to, promotion letter or "") ignoring whether they leave the king in check."""
+def _pseudo_moves(board: str, white: bool, ep: int | None) -> list[tuple[int, int, str]]:
+    """Moves (from, to, promotion letter or "") ignoring whether they leave the king in check.
+
+    ep is the en passant square (the square a double-stepping pawn just passed), or None.
+    """
     moves = []
     own = str.isupper if white else str.islower
     for sq in range(N):
@@ -85,14 +93,16 @@ def _pseudo_moves(board: str, white: bool) -> list[tuple[int, int, str]]:
             continue
         kind = piece.upper()
         if kind == "P":
-            step, last_rank = (SIZE, SIZE - 1) if white else (-SIZE, 0)
+            step, start_rank, last_rank = (SIZE, 1, SIZE - 1) if white else (-SIZE, SIZE - 2, 0)
             targets = []
             if board[sq + step] == ".":
-                targets.append(sq + step)  # one square forward only: no double step
+                targets.append(sq + step)
+                if sq // SIZE == start_rank and board[sq + 2 * step] == ".":
+                    targets.append(sq + 2 * step)  # double step from the starting rank
             for df in (-1, 1):
                 if 0 <= sq % SIZE + df < SIZE:
                     t = sq + step + df
-                    if board[t] != "." and not own(board[t]):
+                    if (board[t] != "." and not own(board[t])) or t == ep:
                         targets.append(t)
             for t in targets:
                 if t // SIZE == last_rank:
@@ -104,7 +114,9 @@ def _pseudo_moves(board: str, white: bool) -> list[tuple[int, int, str]]:
                 if board[t] == "." or not own(board[t]):
                     moves.append((sq, t, ""))
         else:
-            rays = (ROOK_RAYS[sq] if kind in "RQ" else []) + (BISHOP_RAYS[sq] if kind in "BQ" else [])
+            rays = (ROOK_RAYS[sq] if kind in "RQ" else []) + (
+                BISHOP_RAYS[sq] if kind in "BQ" else []
+            )
             for ray in rays:
                 for t in ray:
                     if board[t] == ".":
@@ -119,17 +131,19 @@ def _pseudo_moves(board: str, white: bool) -> list[tuple[int, int, str]]:
 def _play(board: str, move: tuple[int, int, str]) -> str:
     frm, to, promo = move
     piece = board[frm]
+    cells = list(board)
+    if piece in "Pp" and frm % SIZE != to % SIZE and board[to] == ".":
+        cells[SIZE * (frm // SIZE) + to % SIZE] = "."  # en passant: the passed pawn goes
     if promo:
         piece = promo.upper() if piece == "P" else promo
-    cells = list(board)
     cells[frm], cells[to] = ".", piece
     return "".join(cells)
 
 
-def _legal_moves(board: str, white: bool) -> list[str]:
+def _legal_moves(board: str, white: bool, ep: int | None) -> list[str]:
     king = "K" if white else "k"
     legal = []
-    for move in _pseudo_moves(board, white):
+    for move in _pseudo_moves(board, white, ep):
         after = _play(board, move)
         if not _is_attacked(after, after.index(king), not white):  # own king must be safe
             legal.append(_name(move[0]) + _name(move[1]) + move[2])
@@ -143,10 +157,10 @@ def _bare_material(board: str) -> bool:
 
 
 def get_initial_state() -> State:
-    # positions: every position so far as "<board> <player to move>" (for repetition);
-    # history: the moves played; result: final rewards once the game has ended, else None.
-    return {"board": START, "player": WHITE, "positions": [f"{START} {WHITE}"], "history": [],
-            "result": None}
+    # ep: the en passant square (index) right after a double step, else None;
+    # clock: plies since the last pawn move or capture;
+    # result: final rewards once the game has ended, else None.
+    return {"board": START, "player": WHITE, "ep": None, "clock": 0, "result": None}
 
 
 def get_current_player(state: State) -> int:
@@ -160,7 +174,7 @@ def get_player_name(player: int) -> str:
 def get_legal_actions(state: State) -> list[Action]:
     if state["result"] is not None:
         return []
-    return _legal_moves(state["board"], state["player"] == WHITE)
+    return _legal_moves(state["board"], state["player"] == WHITE, state["ep"])
 
 
 def get_chance_outcomes(state: State) -> list[tuple[Action, float]]:
@@ -170,26 +184,27 @@ def get_chance_outcomes(state: State) -> list[tuple[Action, float]]:
 def apply_action(state: State, action: Action) -> State:
     if action not in get_legal_actions(state):
         raise ValueError(f"illegal action {action!r}")
-    move = (_square(action[:2]), _square(action[2:4]), action[4:])
-    board = _play(state["board"], move)
+    before = state["board"]
+    frm, to = _square(action[:2]), _square(action[2:4])
+    board = _play(before, (frm, to, action[4:]))
+    pawn = before[frm] in "Pp"
+    progress = pawn or before[to] != "."  # a pawn move (en passant included) or a capture
+    clock = 0 if progress else state["clock"] + 1
+    ep = (frm + to) // 2 if pawn and abs(to - frm) == 2 * SIZE else None
     player = 1 - state["player"]
-    key = f"{board} {player}"
-    positions = state["positions"] + [key]
-    history = state["history"] + [action]
 
     # The end of the game, checked in this order.
     result = None
-    if not _legal_moves(board, player == WHITE):
+    if not _legal_moves(board, player == WHITE, ep):
         king = "K" if player == WHITE else "k"
         if _is_attacked(board, board.index(king), player == BLACK):
             result = [1.0, 1.0]  # checkmate: the player to move loses
             result[player] = -1.0
         else:
             result = [0.0, 0.0]  # stalemate
-    elif _bare_material(board) or positions.count(key) >= 3 or len(history) >= MAX_PLIES:
+    elif clock >= NO_PROGRESS_PLIES or _bare_material(board):
         result = [0.0, 0.0]
-    return {"board": board, "player": player, "positions": positions, "history": history,
-            "result": result}
+    return {"board": board, "player": player, "ep": ep, "clock": clock, "result": result}
 
 
 def get_rewards(state: State) -> list[float]:
@@ -200,9 +215,9 @@ def get_observations(state: State) -> list[dict[str, Any]]:
     # Perfect information: both players see everything; the board is printed rank 5 first.
     board = state["board"]
     obs = {
-        "board": [board[SIZE * r:SIZE * r + SIZE] for r in range(SIZE - 1, -1, -1)],
+        "board": [board[SIZE * r : SIZE * r + SIZE] for r in range(SIZE - 1, -1, -1)],
         "to_move": get_current_player(state),
-        "repetitions": state["positions"].count(state["positions"][-1]),
-        "history": list(state["history"]),
+        "en_passant": None if state["ep"] is None else _name(state["ep"]),
+        "halfmove_clock": state["clock"],
     }
     return [dict(obs), dict(obs)]

@@ -1,12 +1,12 @@
-"""The game of Y on a triangular board of side 7 (28 cells) as a Game Code World Model.
+"""The game of Y on a triangular board of side 5 (15 cells) as a Game Code World Model.
 
 Players alternately place a stone on an empty cell. The first player to build one
 connected group of stones touching all three sides of the triangle wins (a corner cell
 touches both of its sides). A full board always contains such a group, so there are no
 draws.
 
-Cells are (row, col) with row, col >= 0 and row + col <= 6; row 0 is the top side (7
-cells) and row 6 the single bottom corner. The neighbours of (r, c) are (r, c-1),
+Cells are (row, col) with row, col >= 0 and row + col <= 4; row 0 is the top side (5
+cells) and row 4 the single bottom corner. The neighbours of (r, c) are (r, c-1),
 (r, c+1), (r-1, c), (r-1, c+1), (r+1, c-1), (r+1, c).
 """
 
@@ -17,7 +17,7 @@ State = dict[str, Any]
 
 CHANCE = -1
 TERMINAL = -4
-SIZE = 7
+SIZE = 5
 MARKS = ("x", "o")  # player 0 plays x and moves first
 STEPS = ((0, -1), (0, 1), (-1, 0), (-1, 1), (1, -1), (1, 0))
 CELLS = [(r, c) for r in range(SIZE) for c in range(SIZE - r)]
@@ -49,7 +49,7 @@ SIDES = {cell: _sides(*cell) for cell in CELLS}
 
 def get_initial_state() -> State:
     return {
-        "board": [["."] * (SIZE - r) for r in range(SIZE)],  # board[r] has 7 - r cells
+        "board": [["."] * (SIZE - r) for r in range(SIZE)],  # board[r] has 5 - r cells
         "player": 0,
         "winner": None,
     }
@@ -95,7 +95,11 @@ def _parse(state: State, action: Action) -> tuple[int, int]:
     player = get_current_player(state)
     try:
         r, c = int(action[2]), int(action[4])
-        ok = action == f"{MARKS[player]}({r},{c})" and _on_board(r, c) and state["board"][r][c] == "."
+        ok = (
+            action == f"{MARKS[player]}({r},{c})"
+            and _on_board(r, c)
+            and state["board"][r][c] == "."
+        )
     except (ValueError, IndexError, KeyError):
         ok = False
     if not ok:

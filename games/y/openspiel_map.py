@@ -1,8 +1,8 @@
-"""Our Y actions -> OpenSpiel's `y` (board_size=7).
+"""Our Y actions -> OpenSpiel's `y` (board_size=5).
 
-OpenSpiel indexes cell (x, y) as x + 7 * y, where y is our row and x our column.
+OpenSpiel indexes cell (x, y) as x + 5 * y, where y is our row and x our column.
 """
 
 
 def to_openspiel(os_state, state, action: str) -> int:
-    return int(action[4]) + 7 * int(action[2])
+    return int(action[4]) + 5 * int(action[2])
