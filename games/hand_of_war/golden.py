@@ -1,12 +1,13 @@
-"""Hand of War as a Game Code World Model.
+"""Hand of War (the seed's 16-card battle) as a Game Code World Model.
 
-A two-player card-capture game. A 15-card deck (suits R, G, B; ranks 1-5) is shuffled and
-five cards are dealt to each player, one at a time, alternating, player 0 first; the other
-five cards are never used. Then five rounds are played: the round's leader plays a card
-face down, the other player plays a card face down, and both are revealed. The higher rank
-captures both cards (a 1 beats a 5, the only exception) together with the pot; equal ranks
-send both cards to the pot, which goes to the winner of the next decided round. Whoever
-captured more cards after five rounds wins.
+Sixteen cards, J < Q < K < A in four suits, are split into two face-down draw piles of 8.
+Each player holds 3 cards; every round player 0 and then player 1 play one card face down,
+the stronger card takes both plus the pot into its owner's win pile and both refill to 3;
+equal cards go to the pot, each player burns a pile card into it and they play again. The
+game ends when a player has to draw or burn from an empty pile; the larger win pile wins.
+
+Nobody ever looks into a draw pile, so a pile is only a count and each card drawn into a
+hand is a chance event uniform over the cards not yet drawn (burned cards stay unseen).
 """
 
 import random
@@ -17,53 +18,47 @@ State = dict[str, Any]
 
 CHANCE = -1
 TERMINAL = -4
-SUITS = ("R", "G", "B")
-RANKS = (1, 2, 3, 4, 5)
-# Canonical card order: by rank, then suit R < G < B. Hands and action lists use it.
-ALL_CARDS = [f"{s}{r}" for r in RANKS for s in SUITS]
-CARD_INDEX = {c: i for i, c in enumerate(ALL_CARDS)}
-HAND_SIZE = 5
-NUM_DEALT = 2 * HAND_SIZE  # ten cards are dealt, five stay in the deck unseen
-NUM_ROUNDS = HAND_SIZE
-
-
-def _rank(card: str) -> int:
-    return int(card[1:])
-
-
-def _beats(a: str, b: str) -> bool:
-    """Does card a beat card b? Higher rank wins, except that a 1 beats a 5."""
-    ra, rb = _rank(a), _rank(b)
-    if ra == 1 and rb == 5:
-        return True
-    if ra == 5 and rb == 1:
-        return False
-    return ra > rb
+RANKS = "JQKA"  # strength = index + 1
+CARDS = [r + s for r in RANKS for s in "shdc"]
+ORDER = {c: i for i, c in enumerate(CARDS)}
+HAND = 3
 
 
 def _sorted(cards: list[str]) -> list[str]:
-    return sorted(cards, key=CARD_INDEX.__getitem__)
+    return sorted(cards, key=ORDER.__getitem__)
 
 
 def get_initial_state() -> State:
     return {
-        "dealt": [],  # cards dealt so far, in order (deal k went to player k % 2)
-        "hands": [[], []],  # cards each player holds, canonical order
-        "leader": 0,  # who plays first in the current round
-        "table": [None, None],  # face-down card of each player in the current round
-        "pot": [],  # tied cards waiting for the next decided round
-        "captured": [0, 0],  # number of cards each player has captured
-        "history": [],  # completed rounds: {"leader", "cards": [c0, c1], "winner"}
+        "drawn": [],  # every card drawn into a hand so far, in order
+        "hands": [[], []],
+        "piles": [8, 8],  # draw pile sizes
+        "won": [0, 0],  # win pile sizes
+        "pot": 0,
+        "table": [None, None],  # face-down cards of the current round
+        "rounds": [],  # resolved rounds [card of player 0, card of player 1]
+        "refill": True,  # a refill (or the setup) is in progress
+        "over": False,
     }
 
 
+def _settle(state: State) -> State:
+    """Finish or stop a refill: the game ends when the next drawer's pile is empty."""
+    if state["refill"]:
+        for p in (0, 1):
+            if len(state["hands"][p]) < HAND:
+                state["over"] = state["piles"][p] == 0
+                return state
+        state["refill"] = False
+    return state
+
+
 def get_current_player(state: State) -> int:
-    if len(state["dealt"]) < NUM_DEALT:
-        return CHANCE
-    if len(state["history"]) == NUM_ROUNDS:
+    if state["over"]:
         return TERMINAL
-    leader = state["leader"]
-    return leader if state["table"][leader] is None else 1 - leader
+    if state["refill"]:
+        return CHANCE
+    return 0 if state["table"][0] is None else 1
 
 
 def get_player_name(player: int) -> str:
@@ -73,10 +68,8 @@ def get_player_name(player: int) -> str:
 def get_chance_outcomes(state: State) -> list[tuple[Action, float]]:
     if get_current_player(state) != CHANCE:
         return []
-    dealt = set(state["dealt"])
-    remaining = [c for c in ALL_CARDS if c not in dealt]
-    p = 1.0 / len(remaining)
-    return [(f"deal {c}", p) for c in remaining]
+    left = [c for c in CARDS if c not in state["drawn"]]
+    return [(f"deal {c}", 1.0 / len(left)) for c in left]
 
 
 def get_legal_actions(state: State) -> list[Action]:
@@ -93,127 +86,96 @@ def apply_action(state: State, action: Action) -> State:
     if action not in get_legal_actions(state):
         raise ValueError(f"illegal action {action!r}")
     card = action.split(" ", 1)[1]
-    # Shallow copy; every field we change below is replaced by a new object.
-    new = dict(state)
+    new = {k: list(v) if isinstance(v, list) else v for k, v in state.items()}
+    new["hands"] = [list(h) for h in state["hands"]]
     if player == CHANCE:
-        receiver = len(state["dealt"]) % 2
-        new["dealt"] = state["dealt"] + [card]
-        hands = [state["hands"][0], state["hands"][1]]
-        hands[receiver] = _sorted(hands[receiver] + [card])
-        new["hands"] = hands
+        p = 0 if len(new["hands"][0]) < HAND else 1
+        new["drawn"].append(card)
+        new["hands"][p] = _sorted(new["hands"][p] + [card])
+        new["piles"][p] -= 1
+        return _settle(new)
+    new["hands"][player].remove(card)
+    new["table"][player] = card
+    if player == 0:
         return new
-
-    hands = [state["hands"][0], state["hands"][1]]
-    hands[player] = [c for c in hands[player] if c != card]
-    new["hands"] = hands
-    table = list(state["table"])
-    table[player] = card
-    if table[0] is None or table[1] is None:  # the leader's card waits face down
-        new["table"] = table
-        return new
-
-    # Both cards are down: reveal and resolve the round.
-    leader = state["leader"]
-    if _beats(table[0], table[1]):
-        winner = 0
-    elif _beats(table[1], table[0]):
-        winner = 1
-    else:
-        winner = None  # equal ranks
-    if winner is None:
-        new["pot"] = state["pot"] + table
-    else:
-        captured = list(state["captured"])
-        captured[winner] += 2 + len(state["pot"])
-        new["captured"] = captured
-        new["pot"] = []
-        new["leader"] = winner
-    new["history"] = state["history"] + [{"leader": leader, "cards": table, "winner": winner}]
+    a, b = new["table"]
+    sa, sb = RANKS.index(a[0]), RANKS.index(b[0])
+    new["rounds"].append([a, b])
     new["table"] = [None, None]
+    if sa != sb:
+        new["won"][0 if sa > sb else 1] += 2 + new["pot"]
+        new["pot"] = 0
+        new["refill"] = True
+        return _settle(new)
+    new["pot"] += 2
+    for p in (0, 1):  # burn, player 0 first
+        if new["piles"][p] == 0:
+            new["over"] = True
+            return new
+        new["piles"][p] -= 1
+        new["pot"] += 1
+    new["over"] = not new["hands"][0]  # three ties in a row empty both hands
     return new
 
 
 def get_rewards(state: State) -> list[float]:
-    if get_current_player(state) != TERMINAL:
+    a, b = state["won"]
+    if not state["over"] or a == b:
         return [0.0, 0.0]
-    a, b = state["captured"]
-    if a > b:
-        return [1.0, -1.0]
-    if b > a:
-        return [-1.0, 1.0]
-    return [0.0, 0.0]
+    return [1.0, -1.0] if a > b else [-1.0, 1.0]
 
 
 def get_observations(state: State) -> list[dict[str, Any]]:
     to_move = get_current_player(state)
-    history = [dict(h, cards=list(h["cards"])) for h in state["history"]]
-    obs = []
-    for p in range(2):
-        obs.append(
-            {
-                "to_move": to_move,
-                "hand": list(state["hands"][p]),
-                "opponent_hand_size": len(state["hands"][1 - p]),
-                "my_card": state["table"][p],
-                "opponent_played": state["table"][1 - p] is not None,
-                "leader": state["leader"],
-                "round": len(state["history"]),
-                "history": [dict(h, cards=list(h["cards"])) for h in history],
-                "pot": list(state["pot"]),
-                "captured": list(state["captured"]),
-            }
-        )
-    return obs
+    return [
+        {
+            "to_move": to_move,
+            "hand": list(state["hands"][p]),
+            "my_card": state["table"][p],
+            "opponent_played": state["table"][1 - p] is not None,
+            "draw_piles": list(state["piles"]),
+            "won": list(state["won"]),
+            "pot": state["pot"],
+            "rounds": [list(r) for r in state["rounds"]],
+        }
+        for p in (0, 1)
+    ]
 
 
 def resample_history(obs_action_history: list[dict[str, Any]], player_id: int) -> list[Action]:
     """A full action list consistent with what `player_id` observed.
 
-    Our own dealt cards show up in our hand; the opponent's cards are known only once
-    revealed in a completed round, the others are drawn at random from the cards we have
-    not seen, and dealt to the opponent in a random order.
+    Our own draws show up in our hand and every resolved round shows the opponent's card.
+    Each card the opponent played must have been drawn by them before that play: those
+    cards take the opponent's earliest draws (in order of play), a card still face down
+    at the end is any unseen card, and the opponent's other draws are unseen cards at random.
     """
     me, opp = player_id, 1 - player_id
-    steps = len(obs_action_history) - 1
     final = obs_action_history[-1]["observation"]
-
-    # Pass 1: classify every step.
-    kinds = []  # ("mine_deal", card) | ("opp_deal",) | ("mine", action) | ("opp_play", round)
-    my_cards: list[str] = []
-    for t in range(steps):
-        entry, nxt = obs_action_history[t], obs_action_history[t + 1]["observation"]
-        obs = entry["observation"]
-        if obs["to_move"] == CHANCE:
-            new_cards = [c for c in nxt["hand"] if c not in obs["hand"]]
-            if new_cards:
-                kinds.append(("mine_deal", new_cards[0]))
-                my_cards.append(new_cards[0])
-            else:
-                kinds.append(("opp_deal",))
-        elif obs["to_move"] == me:
-            kinds.append(("mine", entry["action"]))
+    seen = set(final["hand"]) | {c for r in final["rounds"] for c in r}
+    actions: list[Any] = []
+    slots: list[int] = []  # indices of the opponent's draws
+    needed: list[tuple[int, str]] = []  # (index of the opponent's play, card it played)
+    for t, entry in enumerate(obs_action_history[:-1]):
+        obs, nxt = entry["observation"], obs_action_history[t + 1]["observation"]
+        if obs["to_move"] == me:
+            actions.append(entry["action"])
+        elif obs["to_move"] == CHANCE:
+            mine = [c for c in nxt["hand"] if c not in obs["hand"]]
+            seen.update(mine)
+            actions.append(f"deal {mine[0]}" if mine else None)
+            if not mine:
+                slots.append(t)
         else:
-            kinds.append(("opp_play", obs["round"]))
-
-    # The opponent's cards: revealed ones, plus unknown ones sampled from unseen cards.
-    revealed = [h["cards"][opp] for h in final["history"]]
-    n_opp = sum(1 for k in kinds if k[0] == "opp_deal")
-    unseen = [c for c in ALL_CARDS if c not in my_cards and c not in revealed]
-    unknown = random.sample(unseen, n_opp - len(revealed))
-    # In an unfinished round the opponent's face-down card is one of the unknown cards.
-    face_down = unknown[0] if final["opponent_played"] else None
-    opp_deals = revealed + unknown
-    random.shuffle(opp_deals)
-
-    actions: list[Action] = []
-    for kind in kinds:
-        if kind[0] == "mine_deal":
-            actions.append(f"deal {kind[1]}")
-        elif kind[0] == "opp_deal":
-            actions.append(f"deal {opp_deals.pop()}")
-        elif kind[0] == "mine":
-            actions.append(kind[1])
-        else:
-            r = kind[1]
-            actions.append(f"play {revealed[r] if r < len(revealed) else face_down}")
+            r = len(obs["rounds"])
+            needed.append((t, final["rounds"][r][opp] if r < len(final["rounds"]) else None))
+            actions.append(None)
+    pool = [c for c in CARDS if c not in seen]
+    random.shuffle(pool)
+    needed = [(t, c if c is not None else pool.pop()) for t, c in needed]
+    for (t, card), slot in zip(needed, slots):  # plays are in time order: earliest draws
+        actions[t] = f"play {card}"
+        actions[slot] = f"deal {card}"
+    for slot in slots[len(needed) :]:
+        actions[slot] = f"deal {pool.pop()}"
     return actions
