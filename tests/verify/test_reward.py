@@ -236,7 +236,7 @@ def test_prefix_credit_is_proportional_to_the_steps_right():
         score_golden_trace(actions, gold, candidate(n), probes, 2, False)[0]
         for n in range(length + 1)
     ]
-    assert credit[0] == 0.0
+    assert credit[0] == 0.0 < credit[1]
     for n in range(1, length):
         assert credit[n] == pytest.approx(n * credit[1]), (n, credit)
     assert credit[length] == 1.0 > credit[length - 1]
