@@ -1,4 +1,5 @@
 """Reward calibration: python -m gamecwm_jax.bench.reward [--games all] [--chains 4] [--out DIR]
+    [--compare-seed] [--config.FIELD=VALUE ...]
 
 Does the reward rank programs by how much of the game they get right? Per game, candidates
 are made from the golden by injecting k = 0..5 faults of the kinds real models make
@@ -13,7 +14,8 @@ Reported per game: the Spearman correlation of the reward with k over every cand
 the ladder (goal <= -0.9), the standard deviation of the reward over the ladder (goal >=
 0.2), the mean reward per k, the share of rungs where adding a fault lowered the reward,
 and what each fault costs alone. `--compare-seed` scores the same ladders with the seed's
-gates (`RewardConfig.seed()`). Writes `reward_calibration.{md,json,png}` to `--out`.
+gates (`RewardConfig.seed()`); `--config.FIELD=VALUE` sets a `RewardConfig` field. Writes
+`reward_calibration.{md,json,png}` to `--out`.
 """
 
 from __future__ import annotations
@@ -239,6 +241,23 @@ def plot(results: list[dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
+def _config_overrides(args: list[str]) -> dict[str, Any]:
+    """`--config.NAME=VALUE` arguments as RewardConfig fields (the value parsed as the
+    field's type); anything else, or an unknown field, is an error naming the fields."""
+    fields = RewardConfig.__dataclass_fields__
+    out: dict[str, Any] = {}
+    for arg in args:
+        key, sep, value = arg.partition("=")
+        name = key.removeprefix("--config.")
+        if not key.startswith("--config.") or not sep:
+            raise ValueError(f"unrecognized argument {arg!r}")
+        if name not in fields:
+            raise ValueError(f"unknown RewardConfig field {name!r}; fields: {', '.join(fields)}")
+        kind = type(getattr(RewardConfig(), name))
+        out[name] = value.lower() in ("1", "true", "yes") if kind is bool else kind(value)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m gamecwm_jax.bench.reward",
@@ -252,7 +271,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fast", action="store_true", help="RewardConfig.fast() budgets")
     parser.add_argument("--compare-seed", action="store_true", help="also the seed's gates")
     parser.add_argument("--out", default="outputs/reward_calibration")
-    args = parser.parse_args(argv)
+    args, rest = parser.parse_known_args(argv)
+    try:
+        overrides = _config_overrides(rest)
+    except ValueError as e:
+        parser.error(str(e))
     try:
         names = resolve_games(args.games)
     except UnknownGameError as e:
@@ -261,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.chains < 1:
         print("error: --chains must be at least 1", file=sys.stderr)
         return 2
-    config = RewardConfig.fast() if args.fast else RewardConfig()
+    config = RewardConfig.fast(**overrides) if args.fast else RewardConfig(**overrides)
     compare = None
     if args.compare_seed:
         keep = ("dynamics_rollouts", "semantics_rollouts", "leak_pairs", "step_budget")

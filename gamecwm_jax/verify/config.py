@@ -54,6 +54,9 @@ class RewardConfig:
     # Share of the information tier taken by the observation-leak check (the rest is
     # resample_history).
     information_leak_share: float = 0.5
+    # Weight of a golden-driven trace's outcome (the candidate reaches the last state and
+    # agrees on its player and rewards) against 1 for each aspect credited step by step.
+    semantics_outcome_weight: float = 1.0
     # Action strings the golden rejects, applied at each golden-driven state: the
     # candidate's apply_action must raise on them (games/API.md).
     illegal_probes: int = 2

@@ -421,6 +421,7 @@ def score_golden_trace(
     probes: list[list[str]] | None,
     n: int,
     has_chance: bool,
+    outcome_weight: float = 1.0,
 ) -> tuple[float, str | None, int]:
     """Credit for one golden-driven trace in [0, 1], the first disagreement and its step.
 
@@ -428,8 +429,9 @@ def score_golden_trace(
     player's observation, rejecting the golden's illegal actions) is credited step by step
     up to its first disagreement, only over the states the candidate reached (`reach`: a
     crash or an action it does not offer or accept costs the rest of this trace); one more
-    aspect, the outcome, holds if the candidate reaches the last state and agrees on its
-    player and rewards (so a wrong end or wrong final rewards cost more than one step).
+    aspect, the outcome (weight `outcome_weight`), holds if the candidate reaches the last
+    state and agrees on its player and rewards (so a wrong end or wrong final rewards cost
+    more than one step).
     The credit is the mean over aspects of (steps credited / states in the trace), so it
     grows with how much of the game the candidate gets right."""
     gstates = gtrace["states"]
@@ -457,8 +459,8 @@ def score_golden_trace(
         and cstates[-1].get("p") == gstates[-1]["p"]
         and _rewards_equal(cstates[-1].get("r"), gstates[-1]["r"])
     )
-    credit += float(last_ok)
-    total = sum(weights.values()) + 1.0
+    credit += outcome_weight * float(last_ok)
+    total = sum(weights.values()) + outcome_weight
     if reached < length:
         t = reached - 1  # the last state reached (-1: not even the initial one)
         why = (ctrace or {}).get("error") or "no answer (timeout or crash)"
@@ -479,6 +481,7 @@ def score_semantics(
     plan: GoldenPlan,
     golden: types.ModuleType,
     candidate_share: float,
+    outcome_weight: float = 1.0,
 ) -> TierResult:
     """Golden-driven traces scored by `score_golden_trace`, and candidate-driven rollouts
     by the share of the candidate's legal actions the golden allows (`candidate_share`)."""
@@ -489,7 +492,7 @@ def score_semantics(
         zip(plan.semantic_actions, plan.semantic_traces, traces)
     ):
         credit, why, t = score_golden_trace(
-            actions, gtrace, ctrace, plan.illegal_for(i), n, has_chance
+            actions, gtrace, ctrace, plan.illegal_for(i), n, has_chance, outcome_weight
         )
         a_scores.append(credit)
         if why is not None:

@@ -130,7 +130,12 @@ def score_result(
             rollouts, plan, config.dynamics_all_or_nothing, config.purity_share
         )
         semantics = S.score_semantics(
-            answers[sl["semantics"]], rollouts, plan, golden, config.semantics_candidate_share
+            answers[sl["semantics"]],
+            rollouts,
+            plan,
+            golden,
+            config.semantics_candidate_share,
+            config.semantics_outcome_weight,
         )
         results = {"dynamics": dynamics, "semantics": semantics}
         if applicable["scenarios"]:
