@@ -175,6 +175,7 @@ def test_bench_writes_the_table_json_and_plot(tmp_path):
             "--fast",
             "--workers",
             "1",
+            "--config.illegal_probes=1",
             "--out",
             str(tmp_path),
         ],
@@ -200,3 +201,12 @@ def test_bench_writes_the_table_json_and_plot(tmp_path):
         check=False,
     )
     assert bad.returncode == 2 and "tic_tac_toe" in bad.stderr
+    typo = subprocess.run(
+        [sys.executable, "-m", "gamecwm_jax.bench.reward", "--config.ilegal_probes=1"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert typo.returncode == 2 and "illegal_probes" in typo.stderr
