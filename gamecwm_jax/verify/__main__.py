@@ -1,4 +1,4 @@
-"""python -m gamecwm_jax.verify FILE --game NAME [--json] [--seed S]
+"""python -m gamecwm_jax.verify FILE --game NAME [--json] [--seed S] [--seed-reward]
 
 FILE holds a model completion or a plain module. Prints the report; exits 0 whenever the
 verification ran (whatever the score), 2 for an unknown game or an unreadable file.
@@ -27,11 +27,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=None, help="seconds per candidate")
+    parser.add_argument(
+        "--seed-reward", action="store_true", help="the seed's gates (RewardConfig.seed())"
+    )
     args = parser.parse_args(argv)
     text = read_cli_candidate(args.file, args.game)
     if text is None:
         return 2
-    config = RewardConfig()
+    config = RewardConfig.seed() if args.seed_reward else RewardConfig()
     if args.timeout:
         config = config.replace(timeout_s=args.timeout)
     with Verifier(num_workers=args.workers, config=config) as verifier:

@@ -16,7 +16,8 @@ class RewardConfig:
     (information only for imperfect-information games, scenarios only where the game has
     some). The seed's weights are the default (static 0.15, dynamics 0.25, information 0.30,
     scenarios 0.30); the differential `semantics` tier, which the seed lacks, enters with
-    0.30, as much as scenarios (set it to 0 for the seed's reward exactly).
+    0.30, as much as scenarios. The seed's gates are off by default (`seed()` turns them
+    on): every tier gives partial credit for the part of the game a candidate gets right.
     """
 
     # --- weights -------------------------------------------------------------------------
@@ -25,11 +26,20 @@ class RewardConfig:
     w_semantics: float = 0.30
     w_scenarios: float = 0.30
     w_information: float = 0.30
-    # --- gates (the seed's) --------------------------------------------------------------
-    # A candidate lacking a required function scores only its static part.
-    gate_incomplete_api: bool = True
-    # Below this dynamics score, semantics / scenarios / information count as 0.
-    gate_dynamics: float = 0.5
+    # --- gates (the seed's; off by default: they are cliffs) ---------------------------
+    # A candidate lacking a required function scores only its static part. Off: a missing
+    # function costs only the checks that call it.
+    gate_incomplete_api: bool = False
+    # Below this dynamics score, semantics / scenarios / information count as 0 (0: no gate).
+    gate_dynamics: float = 0.0
+    # --- dynamics ------------------------------------------------------------------------
+    # A step of a candidate-driven rollout earns the fraction of its checks that hold (the
+    # seed: 1 only if all hold, so one broken check anywhere empties the tier).
+    dynamics_all_or_nothing: bool = False
+    # Share of the dynamics tier taken by the purity of apply_action (the fraction of its
+    # calls that left the input state unchanged); 0 makes purity one more per-step check.
+    # A mutated input is charged here rather than failing every step.
+    purity_share: float = 0.5
     # --- stub penalty --------------------------------------------------------------------
     # Stubbed interface functions ('pass', '...', NotImplementedError, a constant return):
     # the information tier is 0 (the seed's rule) and the reward is multiplied by
@@ -44,6 +54,12 @@ class RewardConfig:
     # Share of the information tier taken by the observation-leak check (the rest is
     # resample_history).
     information_leak_share: float = 0.5
+    # Weight of a golden-driven trace's outcome (the candidate reaches the last state and
+    # agrees on its player and rewards) against 1 for each aspect credited step by step.
+    semantics_outcome_weight: float = 1.0
+    # Action strings the golden rejects, applied at each golden-driven state: the
+    # candidate's apply_action must raise on them (games/API.md).
+    illegal_probes: int = 2
     # --- budgets -------------------------------------------------------------------------
     dynamics_rollouts: int = 12  # candidate-driven random games
     semantics_rollouts: int = 24  # golden-driven random games
@@ -83,6 +99,21 @@ class RewardConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    @classmethod
+    def seed(cls, **changes: Any) -> RewardConfig:
+        """The seed's gates and all-or-nothing dynamics steps, for comparison: an incomplete
+        API scores only its static part, dynamics below 0.5 zeroes the semantic tiers, and
+        a mutating apply_action fails every step it takes. Weights are the default's (the
+        seed's, plus semantics; add w_semantics=0 for the seed's weights exactly)."""
+        base = dict(
+            gate_incomplete_api=True,
+            gate_dynamics=0.5,
+            dynamics_all_or_nothing=True,
+            purity_share=0.0,
+        )
+        base.update(changes)
+        return cls(**base)
 
     @classmethod
     def fast(cls, **changes: Any) -> RewardConfig:

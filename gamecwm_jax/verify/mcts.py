@@ -1,7 +1,7 @@
 """A compact UCT planner over any module implementing games/API.md (standard library only).
 
 One definition of "the planner" for the arena (`gamecwm_jax/arena.py`): the sandboxed child
-runs it over an untrusted candidate (`_worker.plan`), the trusted process runs it over the
+runs it over an untrusted candidate (`_harness.plan`), the trusted process runs it over the
 golden (the `golden_mcts` opponent). It imports nothing but the standard library, so the
 zygote can load it without site-packages.
 

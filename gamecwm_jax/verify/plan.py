@@ -15,7 +15,7 @@ from typing import Any
 from gamecwm_jax.games import get_game
 from gamecwm_jax.games.play import observation_history, random_trajectory
 from gamecwm_jax.games.registry import Game
-from gamecwm_jax.verify import _worker
+from gamecwm_jax.verify import _harness
 from gamecwm_jax.verify.config import RewardConfig
 
 
@@ -31,8 +31,10 @@ class GoldenPlan:
     rollout_steps: int  # cap on one rollout's length
     bound_checked: bool  # rollouts run to max_game_length + 1, so the bound is checked
     dynamics_seeds: list[str]
-    semantic_actions: list[list[str]]  # golden-driven random games
-    semantic_traces: list[dict]  # the golden's records along them
+    # Golden-driven traces: action sequences (random golden games today) and the golden's
+    # record along each; built by `golden_records`, which also picks `semantic_illegal`.
+    semantic_actions: list[list[str]]
+    semantic_traces: list[dict]
     mean_length: float  # mean golden game length (capped)
     scenarios: list[dict[str, Any]]
     # information tier (imperfect games)
@@ -40,6 +42,12 @@ class GoldenPlan:
     golden_histories: list[Any]  # the golden's obs_action_history of each query
     leak_actions: list[list[str]]  # golden resamples of the query histories
     leak_traces: list[dict]
+    # per golden-driven trace and state: action strings the golden rejects there
+    semantic_illegal: list[list[list[str]]] = dataclasses.field(default_factory=list)
+
+    def illegal_for(self, i: int) -> list[list[str]] | None:
+        """The rejection probes of golden-driven trace i (None where none were picked)."""
+        return self.semantic_illegal[i] if i < len(self.semantic_illegal) else None
 
     def queries(self) -> list[dict[str, Any]]:
         """The candidate's queries, in the order the scorer reads the results."""
@@ -47,7 +55,10 @@ class GoldenPlan:
             {"kind": "rollout", "seed": s, "max_steps": self.rollout_steps}
             for s in self.dynamics_seeds
         ]
-        out += [{"kind": "trace", "actions": a} for a in self.semantic_actions]
+        out += [
+            {"kind": "trace", "actions": a, "illegal": self.illegal_for(i)}
+            for i, a in enumerate(self.semantic_actions)
+        ]
         out += [{"kind": "trace", "actions": s["actions"]} for s in self.scenarios]
         out += [dict(q, kind="resample") for q in self.resample_queries]
         out += [{"kind": "trace", "actions": a} for a in self.leak_actions]
@@ -114,6 +125,46 @@ def _query_cut(golden: Any, actions: list[str], player: int, rng: random.Random)
     return rng.choice(own) if own else rng.randint(1, len(actions))
 
 
+def golden_records(
+    golden: Any, sequences: list[list[str]], num_players: int, probes: int, rng: random.Random
+) -> tuple[list[dict], list[list[list[str]]]]:
+    """The golden's trace along each action sequence, and per state up to `probes` action
+    strings the golden rejects there (its apply_action raises): one well-formed (an action
+    legal elsewhere in the same game, e.g. an occupied cell or the other player's move),
+    the rest malformed (a legal action with a stray suffix). A candidate must raise on
+    them too, so an apply_action that ignores what it does not understand earns nothing."""
+    traces, illegal = [], []
+    for actions in sequences:
+        record = _harness.trace(golden, actions, num_players)
+        traces.append(record)
+        pool = sorted({a for rec in record["states"] for a in (rec["l"] or [])} | set(actions))
+        state = golden.get_initial_state()
+        per_state = []
+        for t, rec in enumerate(record["states"]):
+            legal = set(rec["l"] or [])
+            wanted = []
+            if probes > 0:
+                formed = [a for a in pool if a not in legal]
+                if formed:
+                    wanted.append(rng.choice(formed))
+                base = sorted(legal) or pool or ["x"]
+                while len(wanted) < probes:
+                    wanted.append(rng.choice(base) + rng.choice(("#", " ?", "_0", "!")))
+            per_state.append([a for a in wanted if _golden_rejects(golden, state, a)])
+            if t < len(actions):
+                state = golden.apply_action(state, actions[t])
+        illegal.append(per_state)
+    return traces, illegal
+
+
+def _golden_rejects(golden: Any, state: Any, action: str) -> bool:
+    try:
+        golden.apply_action(copy.deepcopy(state), action)
+    except Exception:  # noqa: BLE001 - any exception is a rejection
+        return True
+    return False
+
+
 @functools.lru_cache(maxsize=256)
 def golden_plan(name: str, seed: int, config: RewardConfig) -> GoldenPlan:
     game = get_game(name)
@@ -126,7 +177,9 @@ def golden_plan(name: str, seed: int, config: RewardConfig) -> GoldenPlan:
         random_trajectory(golden, rng_for(seed, name, "sem", i), steps - 1)
         for i in range(sem_rollouts)
     ]
-    semantic_traces = [_worker.trace(golden, a, n) for a in semantic_actions]
+    semantic_traces, semantic_illegal = golden_records(
+        golden, semantic_actions, n, config.illegal_probes, rng_for(seed, name, "illegal")
+    )
     mean_length = sum(len(a) for a in semantic_actions) / max(len(semantic_actions), 1)
     resample_queries, golden_histories, leak_actions = [], [], []
     if game.imperfect:
@@ -147,7 +200,7 @@ def golden_plan(name: str, seed: int, config: RewardConfig) -> GoldenPlan:
                 qseed, golden.resample_history, copy.deepcopy(history), player
             )
             leak_actions.append(list(other))
-    leak_traces = [_worker.trace(golden, a, n) for a in leak_actions]
+    leak_traces = [_harness.trace(golden, a, n) for a in leak_actions]
     return GoldenPlan(
         game=game,
         seed=seed,
@@ -162,6 +215,7 @@ def golden_plan(name: str, seed: int, config: RewardConfig) -> GoldenPlan:
         golden_histories=golden_histories,
         leak_actions=leak_actions,
         leak_traces=leak_traces,
+        semantic_illegal=semantic_illegal,
     )
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from gamecwm_jax.games.play import check_scenario, observation_history
 from gamecwm_jax.games.registry import CHANCE, TERMINAL
-from gamecwm_jax.verify import _worker
+from gamecwm_jax.verify import _harness
 from gamecwm_jax.verify.plan import GoldenPlan, rng_for
 
 
@@ -106,15 +106,13 @@ def score_static(loaded: dict | None, plan: GoldenPlan) -> TierResult:
     probe = loaded.get("probe", {})
     funcs = probe.get("funcs", {})
     for f in game.required_functions:
-        status = funcs.get(f, "missing")
-        checks.append((f"{f} defined", status != "missing"))
-        checks.append((f"{f} takes {_worker.ARITY[f]} argument(s)", status == "ok"))
-    rec = probe.get("rec")
+        k = _harness.ARITY[f]
+        checks.append((f"{f} defined, taking {k} argument(s)", funcs.get(f, "missing") == "ok"))
     if probe.get("init_error"):
         checks.append((f"get_initial_state() works ({probe['init_error']})", False))
     checks.append(("get_initial_state() returns a dict", probe.get("init_type") == "dict"))
     checks.append(("the initial state is JSON-like", bool(probe.get("init_json"))))
-    rec = rec or {"err": {"all": "not called"}}
+    rec = probe.get("rec") or {"err": {"all": "not called"}}
     err = rec.get("err", {})
     p = rec.get("p")
     checks.append(
@@ -130,12 +128,13 @@ def score_static(loaded: dict | None, plan: GoldenPlan) -> TierResult:
             "l" not in err and bool(legal) and len(set(legal)) == len(legal),
         )
     )
-    checks.append(
-        (
-            "get_chance_outcomes(initial) is a list of (action, probability)",
-            "c" not in err and _outcomes(rec.get("c")) is not None,
+    if game.chance:  # a chance-free game never asks (its definition is checked above)
+        checks.append(
+            (
+                "get_chance_outcomes(initial) is a list of (action, probability)",
+                "c" not in err and _outcomes(rec.get("c")) is not None,
+            )
         )
-    )
     r = rec.get("r")
     checks.append(
         (
@@ -176,76 +175,128 @@ _FLAG_NAMES = {
     "json": "the state is not JSON-like",
     "det": "a getter answers differently on a deep copy of the same state",
     "apply": "apply_action raised on an action the candidate listed as legal",
-    "pure": "apply_action mutated its input state",
     "adet": "apply_action is not deterministic",
+    "pure": "apply_action mutated its input state",
 }
 
 
-def step_problems(rec: dict, flags: dict, n: int, game_has_chance: bool) -> list[str]:
-    """Every dynamics rule one recorded step breaks (empty if the step is clean)."""
-    problems = [f"{k} raised {v}" for k, v in rec.get("err", {}).items()]
-    if problems:
-        return problems
-    p, legal_raw, c, r, o = rec["p"], rec["l"], rec["c"], rec["r"], rec["o"]
+def step_checks(
+    rec: dict, flags: dict, n: int, game_has_chance: bool, purity_in_step: bool = True
+) -> list[tuple[str, str | None]]:
+    """Every dynamics check of one recorded step: (check, problem or None if it holds).
+
+    A getter that raises fails its own check only. Chance outcomes are checked only in
+    games with chance (a chance-free game never asks for them)."""
+    err = rec.get("err", {})
+    p, legal_raw, c, r, o = (rec.get(k) for k in "plcro")
     legal = _str_list(legal_raw)
-    if not (_is_int(p) and (p in (CHANCE, TERMINAL) or 0 <= p < n)):
-        problems.append(f"current player {p!r} is not a player id")
-    if legal is None:
-        problems.append("legal actions are not a list of str")
+    out: list[tuple[str, str | None]] = []
+    if "p" in err:
+        out.append(("player", f"get_current_player raised {err['p']}"))
+    elif not (_is_int(p) and (p in (CHANCE, TERMINAL) or 0 <= p < n)):
+        out.append(("player", f"current player {p!r} is not a player id"))
+    else:
+        out.append(("player", None))
+    if "l" in err:
+        problem = f"get_legal_actions raised {err['l']}"
+    elif legal is None:
+        problem = "legal actions are not a list of str"
     elif len(set(legal)) != len(legal):
-        problems.append("duplicate legal actions")
+        problem = "duplicate legal actions"
     elif p == TERMINAL and legal:
-        problems.append("legal actions at a terminal state")
+        problem = "legal actions at a terminal state"
     elif p != TERMINAL and not legal:
-        problems.append("no legal action at a non-terminal state")
-    outcomes = _outcomes(c)
-    if outcomes is None:
-        problems.append("chance outcomes are not a list of (action, probability)")
-    elif p == CHANCE:
-        if not outcomes or not all(q > 0 for q in outcomes.values()):
-            problems.append("chance probabilities must be > 0")
-        elif not math.isclose(sum(outcomes.values()), 1.0, abs_tol=1e-6):
-            problems.append(f"chance probabilities sum to {sum(outcomes.values())}")
-        if legal is not None and set(outcomes) != set(legal):
-            problems.append("chance outcomes differ from the legal actions")
-    elif outcomes:
-        problems.append("chance outcomes at a non-chance state")
-    if not (isinstance(r, list) and len(r) == n and all(_is_num(x) for x in r)):
-        problems.append(f"rewards {r!r} are not {n} numbers")
-    if not (isinstance(o, list) and len(o) == n and all(s.startswith("{") for s in o)):
-        problems.append(f"observations are not {n} JSON-like dicts")
+        problem = "no legal action at a non-terminal state"
+    else:
+        problem = None
+    out.append(("legal", problem))
+    if game_has_chance:
+        outcomes = None if "c" in err else _outcomes(c)
+        problem = None
+        if "c" in err:
+            problem = f"get_chance_outcomes raised {err['c']}"
+        elif outcomes is None:
+            problem = "chance outcomes are not a list of (action, probability)"
+        elif p == CHANCE:
+            if not outcomes or not all(q > 0 for q in outcomes.values()):
+                problem = "chance probabilities must be > 0"
+            elif not math.isclose(sum(outcomes.values()), 1.0, abs_tol=1e-6):
+                problem = f"chance probabilities sum to {sum(outcomes.values())}"
+            elif legal is not None and set(outcomes) != set(legal):
+                problem = "chance outcomes differ from the legal actions"
+        elif outcomes:
+            problem = "chance outcomes at a non-chance state"
+        out.append(("chance", problem))
+    if "r" in err:
+        out.append(("rewards", f"get_rewards raised {err['r']}"))
+    elif not (isinstance(r, list) and len(r) == n and all(_is_num(x) for x in r)):
+        out.append(("rewards", f"rewards {r!r} are not {n} numbers"))
+    else:
+        out.append(("rewards", None))
+    if "o" in err:
+        out.append(("observations", f"get_observations raised {err['o']}"))
+    elif not (isinstance(o, list) and len(o) == n and all(s.startswith("{") for s in o)):
+        out.append(("observations", f"observations are not {n} JSON-like dicts"))
+    else:
+        out.append(("observations", None))
     for key, message in _FLAG_NAMES.items():
-        if key in flags and not flags[key]:
-            problems.append(message + (f" ({flags['apply_error']})" if key == "apply" else ""))
-    return problems
+        if key not in flags or (key == "pure" and not purity_in_step):
+            continue
+        if flags[key]:
+            out.append((key, None))
+        else:
+            out.append((key, message + (f" ({flags['apply_error']})" if key == "apply" else "")))
+    return out
 
 
-def score_dynamics(rollouts: list[dict | None], plan: GoldenPlan) -> TierResult:
-    """Fraction of clean steps per candidate-driven rollout; a rollout that crashes counts
-    its missing steps (up to the golden's mean length) as failed, one that does not end
-    within the length bound loses half."""
+def score_dynamics(
+    rollouts: list[dict | None],
+    plan: GoldenPlan,
+    all_or_nothing: bool = False,
+    purity_share: float = 0.5,
+) -> TierResult:
+    """Candidate-driven rollouts. Each step earns the fraction of its checks that hold
+    (`all_or_nothing`: 1 only if all hold); a rollout that crashes counts its missing steps
+    (up to the golden's mean length) as 0, one that does not end within the length bound
+    loses half. `purity_share` of the tier is the fraction of apply_action calls that left
+    their input unchanged (with 0, purity is one more per-step check)."""
     game = plan.game
     n = game.num_players
     failure = None
     scores = []
     counts = {"rollouts": len(rollouts), "clean_steps": 0, "steps": 0, "unfinished": 0}
+    pure = [0, 0]  # pure applies, applies
     expected = min(plan.mean_length + 1, plan.rollout_steps)
+    in_step = purity_share <= 0
     for i, ro in enumerate(rollouts):
         if not isinstance(ro, dict) or not isinstance(ro.get("steps"), list):
             scores.append(0.0)
             failure = _fail(failure, "dynamics", f"rollout {i}: no answer (timeout or crash)")
             continue
         actions: list[str] = []
-        clean = 0
+        credit = 0.0
         steps = ro["steps"]
         for t, step in enumerate(steps):
-            problems = step_problems(step.get("rec", {}), step.get("f", {}), n, game.chance)
+            flags = step.get("f", {})
+            if "pure" in flags:
+                pure[0] += bool(flags["pure"])
+                pure[1] += 1
+                if not flags["pure"] and not in_step:
+                    failure = _fail(
+                        failure, "dynamics", f"rollout {i} step {t}: {_FLAG_NAMES['pure']}", actions
+                    )
+            checks = step_checks(step.get("rec", {}), flags, n, game.chance, in_step)
+            problems = [p for _, p in checks if p is not None]
             if problems:
                 failure = _fail(
                     failure, "dynamics", f"rollout {i} step {t}: {problems[0]}", actions
                 )
             else:
-                clean += 1
+                counts["clean_steps"] += 1
+            if all_or_nothing:
+                credit += float(not problems)
+            else:
+                credit += 1.0 - len(problems) / len(checks)
             if step.get("a") is not None:
                 actions.append(step["a"])
         end = ro.get("end")
@@ -253,7 +304,7 @@ def score_dynamics(rollouts: list[dict | None], plan: GoldenPlan) -> TierResult:
         if end in ("error", "stuck"):
             total = max(total, expected)
             failure = _fail(failure, "dynamics", f"rollout {i}: {ro.get('error')}", actions)
-        score = clean / max(total, 1)
+        score = credit / max(total, 1)
         if end == "bound" and plan.bound_checked:
             score *= 0.5
             counts["unfinished"] += 1
@@ -264,10 +315,13 @@ def score_dynamics(rollouts: list[dict | None], plan: GoldenPlan) -> TierResult:
                 f"{game.max_game_length} actions",
                 actions,
             )
-        counts["clean_steps"] += clean
         counts["steps"] += len(steps)
         scores.append(score)
-    return TierResult(sum(scores) / max(len(scores), 1), failure, counts)
+    steps_score = sum(scores) / max(len(scores), 1)
+    purity = pure[0] / pure[1] if pure[1] else 0.0
+    counts["pure_applies"], counts["applies"] = pure
+    score = steps_score if in_step else (1 - purity_share) * steps_score + purity_share * purity
+    return TierResult(score, failure, counts)
 
 
 # --------------------------------------------------------------------------------------
@@ -275,55 +329,150 @@ def score_dynamics(rollouts: list[dict | None], plan: GoldenPlan) -> TierResult:
 # --------------------------------------------------------------------------------------
 
 
-def compare_states(cand: dict, gold: dict) -> tuple[float, str | None]:
-    """Agreement of one candidate state record with the golden's, in [0, 1], and what
-    differed first."""
-    err = cand.get("err", {})
-    parts: list[tuple[str, float]] = []
-    cp, gp = cand.get("p"), gold["p"]
-    parts.append(("current player", float("p" not in err and cp == gp)))
-    parts.append(("terminal", float("p" not in err and (cp == TERMINAL) == (gp == TERMINAL))))
-    cl, gl = _str_list(cand.get("l")), set(gold["l"])
-    if "l" in err or cl is None:
-        parts.append(("legal actions", 0.0))
-    else:
-        union = set(cl) | gl
-        parts.append(("legal actions", len(set(cl) & gl) / len(union) if union else 1.0))
-    parts.append(("rewards", float("r" not in err and _rewards_equal(cand.get("r"), gold["r"]))))
-    if gp == CHANCE or cp == CHANCE:
-        co, go = _outcomes(cand.get("c")), _outcomes(gold["c"])
-        same = (
-            co is not None
-            and co.keys() == go.keys()
-            and all(math.isclose(co[a], go[a], abs_tol=1e-6) for a in go)
+def reach(actions: list[str], ctrace: dict | None, length: int) -> int:
+    """How many of the golden trace's `length` states the candidate reached while playing
+    the golden's game: it stops after the first state where it does not offer the golden's
+    next action (exact string) or where apply_action raised on it, or at a crash."""
+    cstates = ctrace.get("states", []) if isinstance(ctrace, dict) else []
+    for t in range(min(length, len(cstates))):
+        if t >= len(actions):
+            return t + 1
+        legal = _str_list(cstates[t].get("l")) if isinstance(cstates[t], dict) else None
+        if legal is None or actions[t] not in legal:
+            return t + 1
+    return min(length, len(cstates))
+
+
+def _chance_agrees(cand: dict, gold: dict) -> bool:
+    if gold["p"] != CHANCE and cand.get("p") != CHANCE:
+        return True
+    co, go = _outcomes(cand.get("c")), _outcomes(gold["c"])
+    return (
+        "c" not in cand.get("err", {})
+        and co is not None
+        and co.keys() == go.keys()
+        and all(math.isclose(co[a], go[a], abs_tol=1e-6) for a in go)
+    )
+
+
+def _obs_agrees(cand: dict, gold: dict, player: int) -> bool:
+    o = cand.get("o")
+    return (
+        "o" not in cand.get("err", {})
+        and isinstance(o, list)
+        and len(o) == len(gold["o"])
+        and o[player] == gold["o"][player]
+    )
+
+
+def _aspects(n: int, has_chance: bool) -> dict[str, Any]:
+    """What a golden-driven step compares: name -> (candidate record, golden record,
+    rejection probes) -> agrees. Observations are one aspect per player (weighted 1/n)."""
+    out: dict[str, Any] = {
+        "current player": lambda c, g, pr: "p" not in c.get("err", {}) and c.get("p") == g["p"],
+        "legal actions": lambda c, g, pr: (
+            "l" not in c.get("err", {})
+            and _str_list(c.get("l")) is not None
+            and len(c["l"]) == len(set(c["l"]))
+            and set(c["l"]) == set(g["l"])
+        ),
+        "rewards": lambda c, g, pr: (
+            "r" not in c.get("err", {}) and _rewards_equal(c.get("r"), g["r"])
+        ),
+        "rejects illegal actions": lambda c, g, pr: (
+            not pr
+            or (isinstance(c.get("rej"), list) and len(c["rej"]) == len(pr) and all(c["rej"]))
+        ),
+    }
+    if has_chance:
+        out["chance outcomes"] = lambda c, g, pr: _chance_agrees(c, g)
+    for player in range(n):
+        out[f"observation of player {player}"] = lambda c, g, pr, player=player: _obs_agrees(
+            c, g, player
         )
-        parts.append(("chance outcomes", float("c" not in err and same)))
-    co_obs, go_obs = cand.get("o"), gold["o"]
-    if "o" in err or not isinstance(co_obs, list) or len(co_obs) != len(go_obs):
-        parts.append(("observations", 0.0))
-    else:
-        parts.append(("observations", sum(a == b for a, b in zip(co_obs, go_obs)) / len(go_obs)))
-    score = sum(v for _, v in parts) / len(parts)
-    first = next((name for name, v in parts if v < 1.0), None)
-    if first is not None:
-        detail = {
-            "current player": lambda: f"candidate {cp!r}, golden {gp!r}",
-            "terminal": lambda: f"candidate player {cp!r}, golden {gp!r}",
-            "legal actions": lambda: (
-                f"missing {sorted(gl - set(cl or []))[:5]}, extra {sorted(set(cl or []) - gl)[:5]}"
-                if cl is not None
-                else f"candidate {err.get('l', cand.get('l'))!r}"
-            ),
-            "rewards": lambda: f"candidate {err.get('r', cand.get('r'))!r}, golden {gold['r']!r}",
-            "chance outcomes": lambda: (
-                f"candidate {err.get('c', cand.get('c'))!r}, golden {gold['c']!r}"
-            ),
-            "observations": lambda: (
-                "differ from the golden's" + (f" ({err['o']})" if "o" in err else "")
-            ),
-        }[first]()
-        first = f"{first}: {detail}"
-    return score, first
+    return out
+
+
+def _aspect_detail(name: str, cand: dict, gold: dict, probes: list[str] | None) -> str:
+    err = cand.get("err", {})
+    if name == "current player":
+        return f"candidate {err.get('p', cand.get('p'))!r}, golden {gold['p']!r}"
+    if name == "legal actions":
+        cl = _str_list(cand.get("l"))
+        if cl is None:
+            return f"candidate {err.get('l', cand.get('l'))!r}"
+        gl = set(gold["l"])
+        return f"missing {sorted(gl - set(cl))[:5]}, extra {sorted(set(cl) - gl)[:5]}"
+    if name == "rewards":
+        return f"candidate {err.get('r', cand.get('r'))!r}, golden {gold['r']!r}"
+    if name == "chance outcomes":
+        return f"candidate {err.get('c', cand.get('c'))!r}, golden {gold['c']!r}"
+    if name == "rejects illegal actions":
+        rej = cand.get("rej") or []
+        accepted = [a for a, r in zip(probes or [], rej) if not r]
+        return f"apply_action accepted {accepted[:3]}, which the golden rejects"
+    return "differs from the golden's" + (f" ({err['o']})" if "o" in err else "")
+
+
+def score_golden_trace(
+    actions: list[str],
+    gtrace: dict,
+    ctrace: dict | None,
+    probes: list[list[str]] | None,
+    n: int,
+    has_chance: bool,
+    outcome_weight: float = 1.0,
+) -> tuple[float, str | None, int]:
+    """Credit for one golden-driven trace in [0, 1], the first disagreement and its step.
+
+    Every aspect of a state (current player, legal actions, rewards, chance outcomes, each
+    player's observation, rejecting the golden's illegal actions) is credited step by step
+    up to its first disagreement, only over the states the candidate reached (`reach`: a
+    crash or an action it does not offer or accept costs the rest of this trace); one more
+    aspect, the outcome (weight `outcome_weight`), holds if the candidate reaches the last
+    state and agrees on its player and rewards (so a wrong end or wrong final rewards cost
+    more than one step).
+    The credit is the mean over aspects of (steps credited / states in the trace), so it
+    grows with how much of the game the candidate gets right."""
+    gstates = gtrace["states"]
+    length = len(gstates)
+    cstates = ctrace.get("states", []) if isinstance(ctrace, dict) else []
+    reached = reach(actions, ctrace, length)
+    aspects = _aspects(n, has_chance)
+    weights = {name: (1.0 / n if name.startswith("observation") else 1.0) for name in aspects}
+    credit = 0.0
+    first: tuple[int, str] | None = None
+    for name, agrees in aspects.items():
+        t = 0
+        while t < reached:
+            pr = probes[t] if probes is not None and t < len(probes) else None
+            if not agrees(cstates[t], gstates[t], pr):
+                if first is None or t < first[0]:
+                    detail = _aspect_detail(name, cstates[t], gstates[t], pr)
+                    first = (t, f"{name}: {detail}")
+                break
+            t += 1
+        credit += weights[name] * t / length
+    last_ok = (
+        reached == length
+        and "p" not in cstates[-1].get("err", {})
+        and cstates[-1].get("p") == gstates[-1]["p"]
+        and _rewards_equal(cstates[-1].get("r"), gstates[-1]["r"])
+    )
+    credit += outcome_weight * float(last_ok)
+    total = sum(weights.values()) + outcome_weight
+    if reached < length:
+        t = reached - 1  # the last state reached (-1: not even the initial one)
+        why = (ctrace or {}).get("error") or "no answer (timeout or crash)"
+        if t >= 0 and actions[t] not in (_str_list(cstates[t].get("l")) or []):
+            why = f"the candidate does not offer the golden's action {actions[t]!r}"
+        if first is None or first[0] > t:
+            first = (max(t, 0), why)
+    elif first is None and not last_ok:
+        first = (length - 1, "the game's end differs from the golden's (player or rewards)")
+    if first is None:
+        return credit / total, None, length
+    return credit / total, first[1], first[0]
 
 
 def score_semantics(
@@ -332,29 +481,22 @@ def score_semantics(
     plan: GoldenPlan,
     golden: types.ModuleType,
     candidate_share: float,
+    outcome_weight: float = 1.0,
 ) -> TierResult:
+    """Golden-driven traces scored by `score_golden_trace`, and candidate-driven rollouts
+    by the share of the candidate's legal actions the golden allows (`candidate_share`)."""
     failure = None
     a_scores = []
+    n, has_chance = plan.game.num_players, plan.game.chance
     for i, (actions, gtrace, ctrace) in enumerate(
         zip(plan.semantic_actions, plan.semantic_traces, traces)
     ):
-        gstates = gtrace["states"]
-        cstates = ctrace.get("states", []) if isinstance(ctrace, dict) else []
-        total = 0.0
-        for t, gold in enumerate(gstates):
-            if t >= len(cstates):
-                why = (ctrace or {}).get("error") or "no answer (timeout or crash)"
-                failure = _fail(
-                    failure, "semantics", f"golden game {i} step {t}: {why}", actions[:t]
-                )
-                break
-            s, diff = compare_states(cstates[t], gold)
-            total += s
-            if diff:
-                failure = _fail(
-                    failure, "semantics", f"golden game {i} step {t}: {diff}", actions[:t]
-                )
-        a_scores.append(total / len(gstates))
+        credit, why, t = score_golden_trace(
+            actions, gtrace, ctrace, plan.illegal_for(i), n, has_chance, outcome_weight
+        )
+        a_scores.append(credit)
+        if why is not None:
+            failure = _fail(failure, "semantics", f"golden game {i} step {t}: {why}", actions[:t])
     b_scores = [_candidate_legal_precision(ro, golden, plan) for ro in rollouts]
     b_scores_only = [s for s, _ in b_scores]
     for s, fail in b_scores:
@@ -551,18 +693,23 @@ def _leak_score(sem_traces, leak_traces, plan: GoldenPlan, max_pairs: int):
     States are taken from the golden-driven games and from golden resamples of the query
     histories (same view, other hidden facts). For each player: pairs the golden shows
     alike must look alike to the candidate (else it leaks), pairs the golden shows apart
-    must differ (else it hides what the player may know)."""
+    must differ (else it hides what the player may know).
+
+    The score is the product of the two agreement rates: a view that shows nothing leaks
+    nothing, but carries nothing either, and earns 0; so does one that shows everything.
+    Only states the candidate reached playing the golden's actions (`reach`) count."""
     states: dict[tuple, tuple[list[str], list[str] | None]] = {}
     sources = list(zip(plan.semantic_actions, plan.semantic_traces, sem_traces))
     sources += list(zip(plan.leak_actions, plan.leak_traces, leak_traces))
     for actions, gtrace, ctrace in sources:
         cstates = ctrace.get("states", []) if isinstance(ctrace, dict) else []
+        reached = reach(actions, ctrace, len(gtrace["states"]))
         for t, gold in enumerate(gtrace["states"]):
             key = tuple(actions[:t])
-            if key in states:
+            if key in states and states[key][1] is not None:
                 continue
             cobs = None
-            if t < len(cstates) and isinstance(cstates[t].get("o"), list):
+            if t < reached and isinstance(cstates[t].get("o"), list):
                 cobs = cstates[t]["o"]
             states[key] = (gold["o"], cobs)
     keys = list(states)
@@ -618,4 +765,4 @@ def _leak_score(sem_traces, leak_traces, plan: GoldenPlan, max_pairs: int):
     details = {"same_view_pairs": same_n, "different_view_pairs": diff_n}
     if not parts:
         return None, None, details
-    return sum(parts) / len(parts), failure, details
+    return math.prod(parts), failure, details

@@ -126,9 +126,16 @@ def score_result(
         sl = plan.slices()
         golden = _golden_module(plan.game.name)
         rollouts = answers[sl["dynamics"]]
-        dynamics = S.score_dynamics(rollouts, plan)
+        dynamics = S.score_dynamics(
+            rollouts, plan, config.dynamics_all_or_nothing, config.purity_share
+        )
         semantics = S.score_semantics(
-            answers[sl["semantics"]], rollouts, plan, golden, config.semantics_candidate_share
+            answers[sl["semantics"]],
+            rollouts,
+            plan,
+            golden,
+            config.semantics_candidate_share,
+            config.semantics_outcome_weight,
         )
         results = {"dynamics": dynamics, "semantics": semantics}
         if applicable["scenarios"]:
@@ -147,7 +154,7 @@ def score_result(
             tiers[tier] = res.score
             failures.append(res.failure)
             details[tier] = res.details
-        if dynamics.score < config.gate_dynamics:
+        if config.gate_dynamics > 0 and dynamics.score < config.gate_dynamics:
             details["gated"] = (
                 f"dynamics {dynamics.score:.3f} < {config.gate_dynamics}: semantic tiers count 0"
             )

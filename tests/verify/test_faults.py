@@ -1,0 +1,212 @@
+"""The calibration ladder's fault injectors do what they claim, on goldens they were not
+written for, and the benchmark's statistics are right.
+
+Each fault is checked by running the injected module in-process (it is a golden plus our
+own wrapper, no model output) against the golden along golden games, not by the verifier
+whose calibration they serve.
+"""
+
+import copy
+import json
+import random
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+from scipy import stats
+
+from gamecwm_jax.bench.reward import spearman
+from gamecwm_jax.games import get_game
+from gamecwm_jax.games.play import random_trajectory
+from gamecwm_jax.games.registry import TERMINAL
+from gamecwm_jax.verify.faults import FAULTS, applicable, chains, inject
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def load(code: str) -> types.ModuleType:
+    module = types.ModuleType("faulty")
+    exec(compile(code, "<faulty>", "exec", dont_inherit=True), module.__dict__)  # noqa: S102
+    return module
+
+
+def states_along(module, actions):
+    state = module.get_initial_state()
+    out = [state]
+    for a in actions:
+        state = module.apply_action(state, a)
+        out.append(state)
+    return out
+
+
+def golden_games(name: str, count: int = 20):
+    golden = get_game(name).load_golden()
+    return golden, [random_trajectory(golden, random.Random(i), 400) for i in range(count)]
+
+
+def faulty(name: str, kind: str):
+    game = get_game(name)
+    code = inject(game.golden_source, [kind], game)
+    assert code is not None, (name, kind)
+    return load(code)
+
+
+@pytest.mark.parametrize("name", ["tic_tac_toe", "connect4", "kuhn_poker", "pig", "leduc_poker"])
+def test_every_fault_applies_to_these_goldens_and_the_result_loads(name):
+    game = get_game(name)
+    kinds = applicable(game.golden_source, game)
+    expected = set(FAULTS) - (set() if game.imperfect else {"leaky_observation", "broken_resample"})
+    expected -= {"board_size"} if name in ("kuhn_poker", "pig", "leduc_poker") else set()
+    assert set(kinds) == expected
+    for kind in kinds:
+        load(inject(game.golden_source, [kind], game))
+    load(inject(game.golden_source, kinds, game))  # all of them at once compose
+
+
+def test_shallow_copy_mutates_the_input():
+    module = faulty("tic_tac_toe", "shallow_copy")
+    state = module.get_initial_state()
+    before = copy.deepcopy(state)
+    nxt = module.apply_action(state, module.get_legal_actions(state)[0])
+    assert state != before and nxt == state
+
+
+def test_random_transition_is_not_deterministic():
+    module = faulty("connect4", "random_transition")
+    state = module.get_initial_state()
+    results = {json.dumps(module.apply_action(state, "x3"), sort_keys=True) for _ in range(40)}
+    assert len(results) > 1
+
+
+def test_notation_renames_some_actions_and_refuses_their_specified_spelling():
+    golden = get_game("tic_tac_toe").load_golden()
+    module = faulty("tic_tac_toe", "notation")
+    state, gstate = module.get_initial_state(), golden.get_initial_state()
+    legal, glegal = module.get_legal_actions(state), golden.get_legal_actions(gstate)
+    renamed = [g for g, c in zip(glegal, legal) if g != c]
+    assert 0 < len(renamed) < len(glegal)
+    with pytest.raises(ValueError):
+        module.apply_action(state, renamed[0])
+    new = legal[glegal.index(renamed[0])]
+    assert module.apply_action(state, new) == golden.apply_action(gstate, renamed[0])
+
+
+def test_no_end_test_misses_some_golden_ends():
+    golden, games = golden_games("tic_tac_toe", 40)
+    module = faulty("tic_tac_toe", "no_end_test")
+    missed = 0
+    for actions in games:
+        gs, cs = states_along(golden, actions), states_along(module, actions)
+        assert golden.get_current_player(gs[-1]) == TERMINAL
+        missed += module.get_current_player(cs[-1]) != TERMINAL
+    assert 0 < missed < len(games)  # wins are missed, full boards still end the game
+
+
+@pytest.mark.parametrize("name", ["tic_tac_toe", "kuhn_poker"])
+def test_reward_values_differ_at_some_end(name):
+    golden, games = golden_games(name)
+    module = faulty(name, "reward_values")
+    ends = [(golden.get_rewards(states_along(golden, a)[-1]), a) for a in games]
+    differ = [
+        r for r, a in ends if module.get_rewards(states_along(module, a)[-1]) != list(map(float, r))
+    ]
+    assert differ and all(min(r) < 0 for r in differ)
+
+
+def test_raising_getter_raises_before_the_end_only():
+    golden, games = golden_games("kuhn_poker", 5)
+    module = faulty("kuhn_poker", "raising_getter")
+    with pytest.raises(KeyError):
+        module.get_rewards(module.get_initial_state())
+    for actions in games:
+        end = states_along(module, actions)[-1]
+        assert module.get_rewards(end) == golden.get_rewards(states_along(golden, actions)[-1])
+
+
+def test_board_size_grows_the_board():
+    for name in ("tic_tac_toe", "connect4"):
+        golden = get_game(name).load_golden()
+        module = faulty(name, "board_size")
+        g, c = golden.get_initial_state()["board"], module.get_initial_state()["board"]
+        assert (len(c), len(c[0])) != (len(g), len(g[0])) and len(c) >= len(g)
+
+
+def test_leaky_observation_shows_the_hidden_cards():
+    _, games = golden_games("kuhn_poker", 1)
+    module = faulty("kuhn_poker", "leaky_observation")
+    state = states_along(module, games[0][:2])[-1]  # both cards dealt
+    obs = module.get_observations(state)
+    assert obs[0]["state"]["cards"] == state["cards"] and obs[1]["state"] == obs[0]["state"]
+
+
+def test_broken_resample_returns_a_history_of_the_wrong_length():
+    module = faulty("kuhn_poker", "broken_resample")
+    history = [{"observation": {}, "action": None}, {"observation": {}, "action": None}]
+    history += [{"observation": {}, "action": "bet"}, {"observation": {}, "action": None}]
+    assert module.resample_history(history, 0) == ["bet"]
+
+
+def test_chains_are_seeded_and_hold_distinct_faults():
+    a = chains(list(FAULTS), 4, 5, random.Random(3))
+    assert a == chains(list(FAULTS), 4, 5, random.Random(3))
+    assert all(len(c) == 5 == len(set(c)) for c in a) and len({tuple(c) for c in a}) > 1
+
+
+def test_spearman_matches_scipy_with_ties():
+    rng = random.Random(0)
+    for _ in range(20):
+        x = [float(rng.randint(0, 5)) for _ in range(21)]
+        y = [round(rng.random(), 1) for _ in range(21)]
+        assert spearman(x, y) == pytest.approx(stats.spearmanr(x, y).statistic)
+
+
+def test_bench_writes_the_table_json_and_plot(tmp_path):
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gamecwm_jax.bench.reward",
+            "--games",
+            "tic_tac_toe",
+            "--chains",
+            "2",
+            "--fast",
+            "--workers",
+            "1",
+            "--config.illegal_probes=1",
+            "--out",
+            str(tmp_path),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    result = json.loads((tmp_path / "reward_calibration.json").read_text())["games"][0]
+    rungs = result["rungs"]
+    assert [r["score"] for r in rungs if r["k"] == 0] == [1.0]
+    assert len(rungs) == 1 + 2 * 5 and result["spearman"] < 0
+    assert (tmp_path / "reward_calibration.png").stat().st_size > 1000
+    assert "| tic_tac_toe |" in (tmp_path / "reward_calibration.md").read_text()
+    bad = subprocess.run(
+        [sys.executable, "-m", "gamecwm_jax.bench.reward", "--games", "tic_tac_to"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert bad.returncode == 2 and "tic_tac_toe" in bad.stderr
+    typo = subprocess.run(
+        [sys.executable, "-m", "gamecwm_jax.bench.reward", "--config.ilegal_probes=1"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert typo.returncode == 2 and "illegal_probes" in typo.stderr
