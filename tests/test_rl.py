@@ -140,10 +140,20 @@ def test_zero_spread_groups_are_dropped_and_counted(workdir, monkeypatch):
 
     monkeypatch.setattr(rl, "make_verifier", lambda config: Constant())
     c = tiny_config(workdir)
-    c.rl.steps = 1
+    c.rl.steps, c.rl.beta = 1, 0.0
     m = rl.run(c)
     assert m["frac_zero_spread"] == 1.0 and m["groups_zero_spread"] == 2
     assert m["trained_tokens"] == 0 and m["reward/mean"] == 0.5
+
+
+def test_zero_spread_groups_keep_their_kl_term_when_beta_is_positive():
+    """TRL's choice: with beta > 0 a group of equal rewards stays in the update with
+    advantage 0 (its KL term holds the policy near the reference on that prompt)."""
+    zero_spread = np.array([True, False])
+    adv = np.array([0.0, 0.0, 0.7, -0.7], np.float32)
+    np.testing.assert_array_equal(rl.train_rows(zero_spread, adv, 2, 0.1, 1.0), [1, 1, 1, 1])
+    np.testing.assert_array_equal(rl.train_rows(zero_spread, adv, 2, 0.0, 1.0), [0, 0, 1, 1])
+    np.testing.assert_array_equal(rl.train_rows(zero_spread, adv, 2, 0.0, 0.0), [0, 0, 1, 0])
 
 
 def test_neg_weight_zero_trains_only_the_better_samples(workdir, monkeypatch):
@@ -292,3 +302,29 @@ def test_summary_calls_a_trend_only_beyond_the_noise(tmp_path, rewards, trend):
             f.write(f'{{"step": {step}, "reward/mean": {r}}}\n')
     line = rl.summarize(str(tmp_path))
     assert line.startswith("GRPO: 8 steps; mean reward of the first 2 step(s)") and trend in line
+
+
+def test_lr_follows_the_optimizer_count_and_one_update_has_ratio_one(workdir, monkeypatch):
+    """Step 1's groups all have equal rewards, so it takes no update; the logged lr must be
+    the one each step's update used: schedule(0), schedule(0), schedule(1) for a linear
+    decay over 3 updates (the step number would say schedule(1) at step 2). In bf16, with
+    one update per batch, the ratio is exactly 1 (old = stopped-gradient current log-probs;
+    the sampler's bf16 decode-path log-probs differ from the training forward)."""
+    from tests.train.fixtures import FakeReport, FakeVerifier
+
+    class FlatThenMixed(FakeVerifier):
+        def verify_batch(self, items, seed=0):  # seed = config.seed * 1_000_003 + step
+            if seed == 1:
+                return [FakeReport(0.5, {"static": 1.0}) for _ in items]
+            return [FakeReport(float(i % 2), {"static": 1.0}) for i in range(len(items))]
+
+    monkeypatch.setattr(rl, "make_verifier", lambda config: FlatThenMixed())
+    c = tiny_config(workdir)
+    c.model.dtype = "bfloat16"
+    c.rl.update(dict(steps=3, beta=0.0, schedule="linear", lr=3e-2, inner_steps=1))
+    rl.run(c)
+    rows = read_jsonl(os.path.join(workdir, "rl", "metrics.jsonl"))
+    assert [r["trained_tokens"] > 0 for r in rows] == [False, True, True]
+    np.testing.assert_allclose([r["lr"] for r in rows], [3e-2, 3e-2, 3e-2 * (1 - 1 / 3)], rtol=1e-6)
+    assert [r["ratio_mean"] for r in rows[1:]] == [1.0, 1.0]
+    assert [r["clip_frac"] for r in rows[1:]] == [0.0, 0.0]
