@@ -203,7 +203,8 @@ def attacked(verifier):
     start = time.monotonic()
     names = list(ATTACKS)
     codes = [
-        code if GOLDEN in code else GOLDEN + "\n\n" + code for code, _ in map(ATTACKS.get, names)
+        GOLDEN + "\n\n" + code if expected == "zero" and GOLDEN not in code else code
+        for code, expected in map(ATTACKS.get, names)
     ]
     reports = verifier.verify_batch([(code, "tic_tac_toe") for code in codes], config=LIMITS)
     elapsed = time.monotonic() - start
