@@ -9,10 +9,9 @@ import pytest
 
 from gamecwm_jax import rl
 from gamecwm_jax.model import LoraConfig, Qwen2Config, init_lora, init_params, load_lora
-from gamecwm_jax.train import checkpoint as ckpt_lib
 from gamecwm_jax.train import data as data_lib
 from gamecwm_jax.train.config import make_optimizer
-from gamecwm_jax.train.metrics import read_jsonl
+from gamecwm_jax.train.metrics import MetricsLogger, read_jsonl
 from gamecwm_jax.train.step import grpo_grad, make_update, score_logprobs
 from tests.train.fixtures import fake_verifier, tiny_config, tiny_model_dir, workdir  # noqa: F401
 
@@ -71,6 +70,25 @@ def test_update_raises_positive_and_lowers_negative_completion(variant, beta):
     assert after[1] < before[1], (before, after)
 
 
+def kill_after_step(monkeypatch, logger_cls, step, run):
+    """Runs `run()`, killing it (a BaseException, as a signal would) right after `step`'s
+    metrics row is written; the logger is restored afterwards."""
+    real_log = logger_cls.log
+
+    class Killed(BaseException):
+        pass
+
+    def log_then_die(self, s, metrics):
+        real_log(self, s, metrics)
+        if s == step:
+            raise Killed()
+
+    monkeypatch.setattr(logger_cls, "log", log_then_die)
+    with pytest.raises(Killed):
+        run()
+    monkeypatch.setattr(logger_cls, "log", real_log)
+
+
 def _strip(rows):
     return [
         {
@@ -97,23 +115,13 @@ def test_kill_and_resume_equals_uninterrupted(tmp_path, tiny_model_dir, fake_ver
 
     rl.run(config(dirs["straight"]))
 
-    # "Kill" the second run right after its step-2 checkpoint is complete.
-    real_save = ckpt_lib.Checkpointer.save
-
-    class Killed(BaseException):
-        pass
-
-    def save_then_die(self, step, state, meta):
-        real_save(self, step, state, meta)
-        if step == 2:
-            raise Killed()
-
-    monkeypatch.setattr(ckpt_lib.Checkpointer, "save", save_then_die)
-    with pytest.raises(Killed):
-        rl.run(config(dirs["resumed"]))
-    monkeypatch.setattr(ckpt_lib.Checkpointer, "save", real_save)
+    # "Kill" the second run after step 3 is logged, between the step-2 and step-4
+    # checkpoints: the resumed run restarts from 2 and must replay step 3 exactly, with
+    # step 3's first metrics row dropped, not kept next to the replayed one.
+    kill_after_step(monkeypatch, MetricsLogger, 3, lambda: rl.run(config(dirs["resumed"])))
     rows_killed = read_jsonl(os.path.join(dirs["resumed"], "rl", "metrics.jsonl"))
-    assert [r["step"] for r in rows_killed] == [1, 2]
+    assert [r["step"] for r in rows_killed] == [1, 2, 3]
+    assert sorted(os.listdir(os.path.join(dirs["resumed"], "rl", "checkpoints"))) == ["2"]
     rl.run(config(dirs["resumed"]))
 
     a = _strip(read_jsonl(os.path.join(dirs["straight"], "rl", "metrics.jsonl")))
