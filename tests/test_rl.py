@@ -336,3 +336,55 @@ def test_lr_follows_the_optimizer_count_and_one_update_has_ratio_one(workdir, mo
     np.testing.assert_allclose([r["lr"] for r in rows], [3e-2, 3e-2, 3e-2 * (1 - 1 / 3)], rtol=1e-6)
     assert [r["ratio_mean"] for r in rows[1:]] == [1.0, 1.0]
     assert [r["clip_frac"] for r in rows[1:]] == [0.0, 0.0]
+
+
+def test_curriculum_and_recomputed_old_logprobs(workdir, fake_verifier, monkeypatch):
+    """rl.curriculum: tier-1 games first (epochs_per_tier passes), then tier 2, whatever the
+    order they are listed in. rl.old_logprobs="recompute" (with 2 inner updates): the old
+    log-probs the update gets come from a fresh pass of the sampling policy: within fp32
+    rounding of the sampler's, not bit-identical to them, and not the LoRA-off reference's."""
+    from gamecwm_jax.games import get_game
+
+    games = ["kuhn_poker", "go", "tic_tac_toe", "connect4"]
+    assert [get_game(g).tier for g in games] == [2, 2, 1, 1]
+    seen = []
+    real_grad, real_build = rl.grpo_grad, rl.build_update_batch
+
+    def spy_build(out, keep_rows, adv_n, micro, max_new):
+        b = real_build(out, keep_rows, adv_n, micro, max_new)
+        seen.append({"sampler_old": b["old_logp"], "passed": []})
+        return b
+
+    def spy_grad(lora, params, tokens, mask, old, ref, *args, **kwargs):
+        seen[-1]["passed"].append((np.asarray(old), np.asarray(ref), np.asarray(mask)))
+        return real_grad(lora, params, tokens, mask, old, ref, *args, **kwargs)
+
+    monkeypatch.setattr(rl, "grpo_grad", spy_grad)
+    monkeypatch.setattr(rl, "build_update_batch", spy_build)
+    c = tiny_config(workdir)
+    c.data.train_games = ",".join(games)
+    c.rl.update(
+        dict(
+            steps=4,
+            curriculum=True,
+            epochs_per_tier=2,
+            old_logprobs="recompute",
+            inner_steps=2,
+            micro_batch_size=4,
+        )
+    )
+    c.rl.lora.update(dict(alpha=64.0, targets="q,v,o,down"))
+    rl.run(c)
+    rows = read_jsonl(os.path.join(workdir, "rl", "metrics.jsonl"))
+    assert [set(r["games"].split(",")) for r in rows] == [{"tic_tac_toe", "connect4"}] * 2 + [
+        {"kuhn_poker", "go"}
+    ] * 2
+    assert len(seen) >= 2, "the fake rewards should train at least two steps"
+    late = seen[-1]  # after the adapter has moved, so policy != reference
+    old, ref, mask = late["passed"][0]
+    p = mask.shape[1] - old.shape[1]
+    m = mask[:, p:] > 0
+    sampler_old = late["sampler_old"][: len(old)]
+    np.testing.assert_allclose(old[m], sampler_old[m], atol=1e-4)
+    assert not np.array_equal(old[m], sampler_old[m])
+    assert np.abs(old[m] - ref[m]).max() > 1e-3
