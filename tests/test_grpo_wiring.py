@@ -90,7 +90,9 @@ class TorchPolicy:
 
 
 def reference_update(policy, rows, lora0, rewards, g, c):
-    """The GRPO step of `c.rl`, from its definition: `inner_steps` AdamW updates."""
+    """The GRPO step of `c.rl`, from its definition: `inner_steps` AdamW updates.
+
+    Returns the adapter after them and the gradient norm (before clipping) of each."""
     rc = c.rl
     r = np.asarray(rewards, np.float64).reshape(-1, g)
     spread = r.max(1) > r.min(1)
@@ -105,6 +107,7 @@ def reference_update(policy, rows, lora0, rewards, g, c):
     with torch.no_grad():
         old = [policy.logprobs(p, comp, lora) for p, comp in rows]
         ref = [policy.logprobs(p, comp, None) for p, comp in rows]
+    norms = []
     mom = {t: {m: torch.zeros_like(x) for m, x in ab.items()} for t, ab in lora.items()}
     vel = {t: {m: torch.zeros_like(x) for m, x in ab.items()} for t, ab in lora.items()}
     total = rc.steps * rc.inner_steps
@@ -121,6 +124,7 @@ def reference_update(policy, rows, lora0, rewards, g, c):
         loss = loss / len(rows)  # ... then the mean over sequences ("grpo")
         grads = torch.autograd.grad(loss, params)
         norm = torch.sqrt(sum((gr**2).sum() for gr in grads))
+        norms.append(float(norm))
         clip = min(1.0, rc.max_grad_norm / float(norm))
         lr = rc.lr * (1 - (k - 1) / total)  # linear decay to 0 over all updates
         with torch.no_grad():
@@ -136,7 +140,7 @@ def reference_update(policy, rows, lora0, rewards, g, c):
                     step = mhat / (torch.sqrt(vhat) + 1e-8) + rc.weight_decay * x
                     new[t][m] = (x - lr * step).detach()
         lora = new
-    return {t: {m: x.numpy() for m, x in ab.items()} for t, ab in lora.items()}
+    return {t: {m: x.numpy() for m, x in ab.items()} for t, ab in lora.items()}, norms
 
 
 # ----------------------------------------------------------------------------- tests
@@ -198,7 +202,10 @@ def test_one_grpo_step_equals_an_independent_computation(workdir, monkeypatch):
         for i in range(len(REWARDS))
     ]
     policy = TorchPolicy(os.path.join(workdir, "base_model"), lcfg)
-    want = reference_update(policy, rows, seen["lora0"], REWARDS, g, c)
+    want, norms = reference_update(policy, rows, seen["lora0"], REWARDS, g, c)
+    # Adam hides the gradient's scale (and clipping is inactive below max_grad_norm), so
+    # the logged norm of the first update is what shows the normalisation.
+    np.testing.assert_allclose(metrics["grad_norm"], norms[0], rtol=1e-3)
 
     assert metrics["clip_frac"] > 0, "the second update should clip some tokens"
     # fp32 trainer vs float64 reference: Adam divides by sqrt(v), so entries with tiny
