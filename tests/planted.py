@@ -301,7 +301,9 @@ def means(node: str, named: tuple[str, ...]) -> bool:
     return any(node == n or node.startswith(n + "::") or node.startswith(n + "[") for n in named)
 
 
-def run_plant(plant: Plant, root: Path, full: bool, timeout: float, exitfirst: bool) -> dict:
+def run_plant(
+    plant: Plant, root: Path, full: bool, timeout: float, exitfirst: bool, named_only: bool
+) -> dict:
     target = root / plant.path
     text = target.read_text() if target.is_file() else ""
     record = {"name": plant.name, "path": plant.path, "tests": list(plant.tests), "why": plant.why}
@@ -311,7 +313,7 @@ def run_plant(plant: Plant, root: Path, full: bool, timeout: float, exitfirst: b
     target.write_text(text.replace(plant.old, plant.new))
     files = {t.split("::")[0] for t in plant.tests}
     extra = [f for f in MODULE_TESTS.get(plant.path, ()) if f not in files]
-    selection = [] if full else [*plant.tests, *extra]
+    selection = [] if full else [*plant.tests, *([] if named_only else extra)]
     junit = root / f".planted_{plant.name}.xml"
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts="]
     cmd += [f"--junitxml={junit}", *(["-n", "2"] if full else []), *(["-x"] if exitfirst else [])]
@@ -375,6 +377,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", default="", help="run the plants whose name contains this")
     p.add_argument("--full", action="store_true", help="the whole suite per plant (pytest -n 2)")
     p.add_argument("--list", action="store_true", help="list the plants and exit")
+    p.add_argument(
+        "--named-only",
+        action="store_true",
+        help="run only the tests named for each plant, not its module's test files (quick)",
+    )
     p.add_argument("--timeout", type=float, default=1800.0, help="seconds per plant")
     p.add_argument(
         "--all-failures",
@@ -385,6 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", default="", help="write the results to this JSON file")
     args = p.parse_args(argv)
     plants = [pl for pl in PLANTS if args.only in pl.name]
+    plants.sort(key=lambda pl: pl.tests[0] == E2E)  # the slowest test last: results come sooner
     if not plants:
         print(f"error: no plant name contains {args.only!r}", file=sys.stderr)
         return 2
@@ -403,7 +411,14 @@ def main(argv: list[str] | None = None) -> int:
         for pl in bar:
             bar.set_postfix_str(pl.name)
             results.append(
-                run_plant(pl, root, args.full, args.timeout, not (args.all_failures or args.full))
+                run_plant(
+                    pl,
+                    root,
+                    args.full,
+                    args.timeout,
+                    not (args.all_failures or args.full),
+                    args.named_only,
+                )
             )
             tqdm.write(f"{pl.name}: {results[-1]['result']} ({results[-1].get('seconds', 0)} s)")
     print(table(results))
