@@ -194,7 +194,7 @@ PLANTS: tuple[Plant, ...] = (
         "kl_not_masked_before_exp",
         "gamecwm_jax/train/losses.py",
         "        d_bt = jnp.where(mask_bt > 0, d_bt, 0.0)\n",
-        "",
+        "        d_bt = d_bt\n",
         ("tests/train/test_losses.py::test_kl_at_padding_positions_cannot_poison_the_loss",),
         "k3 KL exp taken at padding positions (inf * 0 = NaN)",
     ),
