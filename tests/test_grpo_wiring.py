@@ -176,6 +176,12 @@ def test_one_grpo_step_equals_an_independent_computation(workdir, monkeypatch):
     real_init, real_build = rl.init_or_restore, rl.build_update_batch
 
     def spy_init(directory, config, lora, optimizer, rng):
+        # Start from an adapter with B != 0, so that "the current LoRA" and "LoRA off"
+        # differ already when the step's reference log-probs are taken.
+        lora = {
+            t: {"a": ab["a"], "b": 0.02 * jax.random.normal(jax.random.key(i), ab["b"].shape)}
+            for i, (t, ab) in enumerate(lora.items())
+        }
         seen["lora0"] = jax.tree.map(np.asarray, lora)
         return real_init(directory, config, lora, optimizer, rng)
 
