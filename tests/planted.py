@@ -234,12 +234,12 @@ PLANTS: tuple[Plant, ...] = (
         "group std without Bessel's correction (TRL uses the unbiased one)",
     ),
     Plant(
-        "positions_off_by_one",
+        "logprobs_read_one_position_early",
         "gamecwm_jax/train/logprobs.py",
-        "return jnp.maximum(jnp.cumsum(mask_bt.astype(jnp.int32), axis=1) - 1, 0)",
-        "return jnp.cumsum(mask_bt.astype(jnp.int32), axis=1)",
+        "h_pred_bcd = h_btd[:, prompt_len - 1 : -1]",
+        "h_pred_bcd = h_btd[:, prompt_len - 2 : -2]",
         (E2E, PARITY),
-        "training positions start at 1 while the sampler's start at 0",
+        "each completion token scored from the hidden state one position too early",
     ),
     Plant(
         "sampler_logprobs_swapped",
