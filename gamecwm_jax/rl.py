@@ -7,12 +7,17 @@ skipped if this workdir's SFT already finished), merges that adapter into the
 base weights, then GRPO. Each step:
 
   1. take `prompts_per_step` games from the (curriculum) schedule;
-  2. sample `group_size` completions per prompt with the jitted sampler (its
-     per-token log-probs at the sampling temperature are the "old" log-probs);
+  2. sample `group_size` completions per prompt with the jitted sampler (with
+     `inner_steps > 1` its per-token log-probs at the sampling temperature are the
+     "old" log-probs, or a fresh forward pass's with `old_logprobs="recompute"`;
+     with one update per batch the old log-probs are the stopped-gradient current
+     ones, as in TRL, so the ratio is exactly 1 whatever the dtype);
   3. score them with the verifier's sandboxed worker pool;
   4. group-relative advantages (negative ones scaled by `rl.neg_weight`, 1 = GRPO);
-     groups whose rewards are all equal carry no signal and are dropped from the
-     update (and counted);
+     groups whose rewards are all equal carry no policy-gradient signal (counted):
+     with `beta == 0` they are dropped from the update, with `beta > 0` they stay
+     with advantage 0 so the KL term still holds the policy near the reference on
+     those prompts (as TRL does; README "GRPO details");
   5. `inner_steps` AdamW updates of the LoRA weights with the clipped objective
      (+ beta * k3 KL to the same model with LoRA off), gradients accumulated over
      micro-batches with exact weights, log-probs computed chunk by chunk.
@@ -46,7 +51,13 @@ from gamecwm_jax.train import losses
 from gamecwm_jax.train.checkpoint import init_or_restore, train_state
 from gamecwm_jax.train.config import make_optimizer
 from gamecwm_jax.train.metrics import MetricsLogger
-from gamecwm_jax.train.step import grpo_grad, make_update, score_logprobs, tree_add
+from gamecwm_jax.train.step import (
+    grpo_grad,
+    make_update,
+    score_logprobs,
+    tree_add,
+    update_count,
+)
 
 Params = dict[str, Any]
 
@@ -71,6 +82,24 @@ def base_for_rl(
     lora, lcfg = load_lora(path)
     logging.info("GRPO starts from SFT adapter %s (merged into the base)", path)
     return merge_lora(params, lora, lcfg)
+
+
+def train_rows(
+    zero_spread: np.ndarray, adv: np.ndarray, group_size: int, beta: float, neg_weight: float
+) -> np.ndarray:
+    """Which sampled rows enter the update (bool [P * G]).
+
+    A group whose rewards are all equal has advantage 0: with beta == 0 its rows add
+    nothing and are dropped; with beta > 0 they keep their KL term (TRL keeps them too),
+    otherwise the KL penalty would act only on the prompts where the rewards differ.
+    With neg_weight == 0 and no KL, only rows with a positive advantage add anything.
+    """
+    if beta > 0.0:
+        return np.ones(len(adv), bool)
+    rows = np.repeat(~zero_spread, group_size)
+    if neg_weight == 0.0:
+        rows &= adv > 0  # no advantage, no KL term: the row adds nothing
+    return rows
 
 
 def build_update_batch(
@@ -203,9 +232,8 @@ def run_grpo(
             adv, zero_spread = losses.group_advantages(
                 rewards, g_size, rc.loss, rc.adv_eps, rc.neg_weight
             )
-            train_row = np.repeat(~zero_spread, g_size)
-            if rc.neg_weight == 0.0 and rc.beta == 0.0:
-                train_row &= adv > 0  # no advantage, no KL term: the row adds nothing
+            train_row = train_rows(zero_spread, adv, g_size, rc.beta, rc.neg_weight)
+            lr_now = float(schedule(update_count(opt_state)))  # what this step's update uses
             keep_rows = np.flatnonzero(train_row)
             sums = {"clipped": 0.0, "kl": 0.0, "ratio": 0.0, "tokens": 0.0, "entropy": 0.0}
             gnorm, loss_val, n_trained = float("nan"), float("nan"), 0
@@ -217,6 +245,8 @@ def run_grpo(
                     {k: jnp.asarray(v[i * micro : (i + 1) * micro]) for k, v in b.items()}
                     for i in range(n_micro)
                 ]
+                # One update per batch: old = stopped-gradient current log-probs (None).
+                reuse = rc.inner_steps > 1
                 for m in mb:  # reference (LoRA off) and, optionally, recomputed old log-probs
                     m["ref_logp"] = (
                         score_logprobs(
@@ -231,7 +261,9 @@ def run_grpo(
                         if rc.beta > 0
                         else None
                     )
-                    if rc.old_logprobs == "recompute":
+                    if not reuse:
+                        m["old_logp"] = None
+                    elif rc.old_logprobs == "recompute":
                         m["old_logp"] = score_logprobs(
                             params,
                             lora,
@@ -294,7 +326,7 @@ def run_grpo(
                 "completion_len/max": int(out.lengths.max()),
                 "truncated_frac": float(out.truncated.mean()),
                 "grad_norm": gnorm,
-                "lr": float(schedule(max((step - 1) * rc.inner_steps, 0))),
+                "lr": lr_now,
                 "trained_tokens": n_trained,
                 "time/sample_s": t1 - t0,
                 "time/verify_s": t2 - t1,

@@ -47,18 +47,39 @@ def test_json_output(ckpt, capsys):
         assert r["truncated"] == (r["token_ids"][-1] not in result["eos_ids"])
 
 
-def test_greedy_with_lora_text_output(ckpt, tmp_path, capsys):
+def test_greedy_with_lora_equals_the_merged_checkpoint(ckpt, tmp_path, capsys):
+    """`--lora` with an adapter that changes the model (B != 0): the greedy tokens equal
+    those of the checkpoint with the adapter merged in, saved and loaded like any other,
+    and differ from the base model's."""
+    from gamecwm_jax.model import load_tokenizer, merge_lora
+    from gamecwm_jax.train.export import save_hf_checkpoint
+
     cfg, params = load_pretrained(ckpt, jnp.float32)
-    lora_cfg = LoraConfig(rank=2, alpha=4.0, targets=("q", "up"))
-    save_lora(
-        str(tmp_path / "adapter"), init_lora(jax.random.key(0), params, cfg, lora_cfg), lora_cfg
+    lora_cfg = LoraConfig(rank=2, alpha=16.0, targets=("q", "up", "down"))
+    lora = init_lora(jax.random.key(0), params, cfg, lora_cfg)
+    lora = {
+        t: {"a": ab["a"], "b": 0.5 * jax.random.normal(jax.random.key(i + 1), ab["b"].shape)}
+        for i, (t, ab) in enumerate(lora.items())
+    }
+    save_lora(str(tmp_path / "adapter"), lora, lora_cfg)
+    merged = save_hf_checkpoint(
+        str(tmp_path / "merged"),
+        cfg,
+        merge_lora(params, lora, lora_cfg),
+        tokenizer=load_tokenizer(ckpt),
+        dtype="float32",
     )
-    args = ["--model", ckpt, "--prompt", "hello", "--greedy", "--max-new-tokens", "8"]
-    assert generate.main(args) == 0
-    base = capsys.readouterr().out
-    assert generate.main(args + ["--lora", str(tmp_path / "adapter")]) == 0
-    assert capsys.readouterr().out == base  # B = 0 adapter: identical greedy text
-    assert "=== prompt 0 sample 0" in base
+    args = ["--prompt", "hello", "--greedy", "--max-new-tokens", "12", "--dtype", "float32"]
+
+    def tokens(*extra):
+        assert generate.main([*args, *extra, "--json"]) == 0
+        return json.loads(capsys.readouterr().out)["completions"][0]["token_ids"]
+
+    with_lora = tokens("--model", ckpt, "--lora", str(tmp_path / "adapter"))
+    assert with_lora == tokens("--model", merged)
+    assert with_lora != tokens("--model", ckpt)
+    assert generate.main(["--model", ckpt, *args]) == 0
+    assert "=== prompt 0 sample 0" in capsys.readouterr().out
 
 
 @pytest.mark.filterwarnings("ignore:.*found in sys.modules")

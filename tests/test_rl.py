@@ -9,10 +9,9 @@ import pytest
 
 from gamecwm_jax import rl
 from gamecwm_jax.model import LoraConfig, Qwen2Config, init_lora, init_params, load_lora
-from gamecwm_jax.train import checkpoint as ckpt_lib
 from gamecwm_jax.train import data as data_lib
 from gamecwm_jax.train.config import make_optimizer
-from gamecwm_jax.train.metrics import read_jsonl
+from gamecwm_jax.train.metrics import MetricsLogger, read_jsonl
 from gamecwm_jax.train.step import grpo_grad, make_update, score_logprobs
 from tests.train.fixtures import fake_verifier, tiny_config, tiny_model_dir, workdir  # noqa: F401
 
@@ -71,6 +70,25 @@ def test_update_raises_positive_and_lowers_negative_completion(variant, beta):
     assert after[1] < before[1], (before, after)
 
 
+def kill_after_step(monkeypatch, logger_cls, step, run):
+    """Runs `run()`, killing it (a BaseException, as a signal would) right after `step`'s
+    metrics row is written; the logger is restored afterwards."""
+    real_log = logger_cls.log
+
+    class Killed(BaseException):
+        pass
+
+    def log_then_die(self, s, metrics):
+        real_log(self, s, metrics)
+        if s == step:
+            raise Killed()
+
+    monkeypatch.setattr(logger_cls, "log", log_then_die)
+    with pytest.raises(Killed):
+        run()
+    monkeypatch.setattr(logger_cls, "log", real_log)
+
+
 def _strip(rows):
     return [
         {
@@ -97,23 +115,13 @@ def test_kill_and_resume_equals_uninterrupted(tmp_path, tiny_model_dir, fake_ver
 
     rl.run(config(dirs["straight"]))
 
-    # "Kill" the second run right after its step-2 checkpoint is complete.
-    real_save = ckpt_lib.Checkpointer.save
-
-    class Killed(BaseException):
-        pass
-
-    def save_then_die(self, step, state, meta):
-        real_save(self, step, state, meta)
-        if step == 2:
-            raise Killed()
-
-    monkeypatch.setattr(ckpt_lib.Checkpointer, "save", save_then_die)
-    with pytest.raises(Killed):
-        rl.run(config(dirs["resumed"]))
-    monkeypatch.setattr(ckpt_lib.Checkpointer, "save", real_save)
+    # "Kill" the second run after step 3 is logged, between the step-2 and step-4
+    # checkpoints: the resumed run restarts from 2 and must replay step 3 exactly, with
+    # step 3's first metrics row dropped, not kept next to the replayed one.
+    kill_after_step(monkeypatch, MetricsLogger, 3, lambda: rl.run(config(dirs["resumed"])))
     rows_killed = read_jsonl(os.path.join(dirs["resumed"], "rl", "metrics.jsonl"))
-    assert [r["step"] for r in rows_killed] == [1, 2]
+    assert [r["step"] for r in rows_killed] == [1, 2, 3]
+    assert sorted(os.listdir(os.path.join(dirs["resumed"], "rl", "checkpoints"))) == ["2"]
     rl.run(config(dirs["resumed"]))
 
     a = _strip(read_jsonl(os.path.join(dirs["straight"], "rl", "metrics.jsonl")))
@@ -140,10 +148,20 @@ def test_zero_spread_groups_are_dropped_and_counted(workdir, monkeypatch):
 
     monkeypatch.setattr(rl, "make_verifier", lambda config: Constant())
     c = tiny_config(workdir)
-    c.rl.steps = 1
+    c.rl.steps, c.rl.beta = 1, 0.0
     m = rl.run(c)
     assert m["frac_zero_spread"] == 1.0 and m["groups_zero_spread"] == 2
     assert m["trained_tokens"] == 0 and m["reward/mean"] == 0.5
+
+
+def test_zero_spread_groups_keep_their_kl_term_when_beta_is_positive():
+    """TRL's choice: with beta > 0 a group of equal rewards stays in the update with
+    advantage 0 (its KL term holds the policy near the reference on that prompt)."""
+    zero_spread = np.array([True, False])
+    adv = np.array([0.0, 0.0, 0.7, -0.7], np.float32)
+    np.testing.assert_array_equal(rl.train_rows(zero_spread, adv, 2, 0.1, 1.0), [1, 1, 1, 1])
+    np.testing.assert_array_equal(rl.train_rows(zero_spread, adv, 2, 0.0, 1.0), [0, 0, 1, 1])
+    np.testing.assert_array_equal(rl.train_rows(zero_spread, adv, 2, 0.0, 0.0), [0, 0, 1, 0])
 
 
 def test_neg_weight_zero_trains_only_the_better_samples(workdir, monkeypatch):
@@ -292,3 +310,81 @@ def test_summary_calls_a_trend_only_beyond_the_noise(tmp_path, rewards, trend):
             f.write(f'{{"step": {step}, "reward/mean": {r}}}\n')
     line = rl.summarize(str(tmp_path))
     assert line.startswith("GRPO: 8 steps; mean reward of the first 2 step(s)") and trend in line
+
+
+def test_lr_follows_the_optimizer_count_and_one_update_has_ratio_one(workdir, monkeypatch):
+    """Step 1's groups all have equal rewards, so it takes no update; the logged lr must be
+    the one each step's update used: schedule(0), schedule(0), schedule(1) for a linear
+    decay over 3 updates (the step number would say schedule(1) at step 2). In bf16, with
+    one update per batch, the ratio is exactly 1 (old = stopped-gradient current log-probs;
+    the sampler's bf16 decode-path log-probs differ from the training forward)."""
+    from tests.train.fixtures import FakeReport, FakeVerifier
+
+    class FlatThenMixed(FakeVerifier):
+        def verify_batch(self, items, seed=0):  # seed = config.seed * 1_000_003 + step
+            if seed == 1:
+                return [FakeReport(0.5, {"static": 1.0}) for _ in items]
+            return [FakeReport(float(i % 2), {"static": 1.0}) for i in range(len(items))]
+
+    monkeypatch.setattr(rl, "make_verifier", lambda config: FlatThenMixed())
+    c = tiny_config(workdir)
+    c.model.dtype = "bfloat16"
+    c.rl.update(dict(steps=3, beta=0.0, schedule="linear", lr=3e-2, inner_steps=1))
+    rl.run(c)
+    rows = read_jsonl(os.path.join(workdir, "rl", "metrics.jsonl"))
+    assert [r["trained_tokens"] > 0 for r in rows] == [False, True, True]
+    np.testing.assert_allclose([r["lr"] for r in rows], [3e-2, 3e-2, 3e-2 * (1 - 1 / 3)], rtol=1e-6)
+    assert [r["ratio_mean"] for r in rows[1:]] == [1.0, 1.0]
+    assert [r["clip_frac"] for r in rows[1:]] == [0.0, 0.0]
+
+
+def test_curriculum_and_recomputed_old_logprobs(workdir, fake_verifier, monkeypatch):
+    """rl.curriculum: tier-1 games first (epochs_per_tier passes), then tier 2, whatever the
+    order they are listed in. rl.old_logprobs="recompute" (with 2 inner updates): the old
+    log-probs the update gets come from a fresh pass of the sampling policy: within fp32
+    rounding of the sampler's, not bit-identical to them, and not the LoRA-off reference's."""
+    from gamecwm_jax.games import get_game
+
+    games = ["kuhn_poker", "go", "tic_tac_toe", "connect4"]
+    assert [get_game(g).tier for g in games] == [2, 2, 1, 1]
+    seen = []
+    real_grad, real_build = rl.grpo_grad, rl.build_update_batch
+
+    def spy_build(out, keep_rows, adv_n, micro, max_new):
+        b = real_build(out, keep_rows, adv_n, micro, max_new)
+        seen.append({"sampler_old": b["old_logp"], "passed": []})
+        return b
+
+    def spy_grad(lora, params, tokens, mask, old, ref, *args, **kwargs):
+        seen[-1]["passed"].append((np.asarray(old), np.asarray(ref), np.asarray(mask)))
+        return real_grad(lora, params, tokens, mask, old, ref, *args, **kwargs)
+
+    monkeypatch.setattr(rl, "grpo_grad", spy_grad)
+    monkeypatch.setattr(rl, "build_update_batch", spy_build)
+    c = tiny_config(workdir)
+    c.data.train_games = ",".join(games)
+    c.rl.update(
+        dict(
+            steps=4,
+            curriculum=True,
+            epochs_per_tier=2,
+            old_logprobs="recompute",
+            inner_steps=2,
+            micro_batch_size=4,
+        )
+    )
+    c.rl.lora.update(dict(alpha=64.0, targets="q,v,o,down"))
+    rl.run(c)
+    rows = read_jsonl(os.path.join(workdir, "rl", "metrics.jsonl"))
+    assert [set(r["games"].split(",")) for r in rows] == [{"tic_tac_toe", "connect4"}] * 2 + [
+        {"kuhn_poker", "go"}
+    ] * 2
+    assert len(seen) >= 2, "the fake rewards should train at least two steps"
+    late = seen[-1]  # after the adapter has moved, so policy != reference
+    old, ref, mask = late["passed"][0]
+    p = mask.shape[1] - old.shape[1]
+    m = mask[:, p:] > 0
+    sampler_old = late["sampler_old"][: len(old)]
+    np.testing.assert_allclose(old[m], sampler_old[m], atol=1e-4)
+    assert not np.array_equal(old[m], sampler_old[m])
+    assert np.abs(old[m] - ref[m]).max() > 1e-3

@@ -300,3 +300,56 @@ def test_benchmark_memory_only_at_tiny_shapes():
     prefill, decode = result["gib"]["prefill"], result["gib"]["decode"]
     assert prefill["argument"] > 0 and decode["argument"] > prefill["argument"]  # + the cache
     assert decode["alias"] > 0  # the donated KV cache is updated in place, not copied
+
+
+def _numpy_filtered_probs(logits_v: np.ndarray, t: float, top_k: int, top_p: float) -> np.ndarray:
+    """The distribution top-k / top-p sampling at temperature t draws from, in float64:
+    softmax(logits / t), keep the k most likely, then the smallest most-likely-first prefix
+    whose mass (of the tempered, top-k renormalised distribution) reaches p, renormalise."""
+    z = logits_v.astype(np.float64) / t
+    p = np.exp(z - z[np.isfinite(z)].max())
+    p[~np.isfinite(z)] = 0.0
+    order = np.argsort(-p, kind="stable")
+    keep = np.zeros_like(p, bool)
+    keep[order[:top_k] if top_k else order] = True
+    p = np.where(keep, p, 0.0)
+    p /= p.sum()
+    if top_p < 1.0:
+        mass, chosen = 0.0, np.zeros_like(keep)
+        for i in order:
+            if mass >= top_p or p[i] == 0.0:
+                break
+            chosen[i], mass = True, mass + p[i]
+        p = np.where(chosen, p, 0.0)
+        p /= p.sum()
+    return p
+
+
+@pytest.mark.parametrize(
+    "t,top_k,top_p", [(0.6, 0, 0.8), (1.7, 0, 0.6), (0.6, 12, 0.9), (1.7, 8, 1.0)]
+)
+def test_top_k_top_p_frequencies_at_temperature(t, top_k, top_p):
+    """At T != 1 the truncation must act on the tempered distribution: empirical token
+    frequencies match an independent NumPy filter, and filtered-out tokens never appear."""
+    rng = np.random.RandomState(1)
+    vocab = 40
+    logits_v = rng.normal(0.0, 1.5, vocab).astype(np.float32)
+    want = _numpy_filtered_probs(logits_v, t, top_k, top_p)
+    rows, draws = 8, 2500
+    draw = jax.jit(
+        jax.vmap(
+            lambda k: sample_token(
+                jnp.broadcast_to(jnp.asarray(logits_v), (rows, vocab)),
+                k,
+                jnp.float32(t),
+                top_k=top_k,
+                top_p=top_p,
+                greedy=False,
+            )[0]
+        )
+    )
+    tokens = np.asarray(draw(jax.random.split(jax.random.key(11), draws))).ravel()
+    counts = np.bincount(tokens, minlength=vocab)
+    assert counts[want == 0].sum() == 0, np.flatnonzero(counts * (want == 0))
+    n = tokens.size
+    np.testing.assert_array_less(np.abs(counts - n * want), 5 * np.sqrt(n * want) + 1)

@@ -41,3 +41,37 @@ def test_sft_trains_writes_adapter_and_skips_when_done(workdir):
     # A finished SFT is not redone (the second call returns at once).
     assert sft.run_sft(c, cfg, params, tok, games, model_dir) == out
     assert len(read_jsonl(os.path.join(workdir, "sft", "metrics.jsonl"))) == 6
+
+
+def test_sft_killed_between_checkpoints_resumes_exactly(tmp_path, tiny_model_dir, monkeypatch):
+    """Killed after step 4 (checkpoints at 3 and 6): the rerun restarts from 3, replays
+    step 4, keeps one metrics row per step and ends on the uninterrupted run's adapter."""
+    import shutil
+
+    import numpy as np
+
+    from gamecwm_jax.train.metrics import MetricsLogger
+    from tests.test_rl import _strip, kill_after_step
+
+    def run(name):
+        d = str(tmp_path / name)
+        if not os.path.isdir(d):
+            shutil.copytree(tiny_model_dir, os.path.join(d, "base_model"))
+        c = tiny_config(d)
+        c.sft.steps, c.checkpoint.every = 6, 3
+        cfg, params, tok, model_dir = setup.load_model(c)
+        return sft.run_sft(c, cfg, params, tok, resolve_games(c.data.train_games), model_dir)
+
+    straight = run("straight")
+    kill_after_step(monkeypatch, MetricsLogger, 4, lambda: run("resumed"))
+    rows = read_jsonl(str(tmp_path / "resumed" / "sft" / "metrics.jsonl"))
+    assert [r["step"] for r in rows] == [1, 2, 3, 4]
+    resumed = run("resumed")
+    a = _strip(read_jsonl(str(tmp_path / "straight" / "sft" / "metrics.jsonl")))
+    b = _strip(read_jsonl(str(tmp_path / "resumed" / "sft" / "metrics.jsonl")))
+    assert [r["step"] for r in b] == list(range(1, 7)) and a == b
+    la, _ = load_lora(straight)
+    lb, _ = load_lora(resumed)
+    for t in la:
+        for m in ("a", "b"):
+            np.testing.assert_array_equal(np.asarray(la[t][m]), np.asarray(lb[t][m]))

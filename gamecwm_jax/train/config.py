@@ -95,7 +95,9 @@ def default_config() -> ml_collections.ConfigDict:
     c.rl.max_prompt_len = 4096
     c.rl.max_new_tokens = 4096
     c.rl.logprob_chunk = 512
-    c.rl.old_logprobs = "sampler"  # sampler | recompute (a forward pass of the sampling policy)
+    # Old log-probs for inner_steps > 1: sampler | recompute (a forward pass of the sampling
+    # policy). With one update per batch they are the training forward's own (stop-gradient).
+    c.rl.old_logprobs = "sampler"
     c.rl.curriculum = True  # tiers in order, epochs_per_tier passes each, then all games
     c.rl.epochs_per_tier = 2
     c.rl.init_from_sft = True  # merge the SFT adapter (this workdir's, or sft_adapter) first

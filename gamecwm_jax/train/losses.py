@@ -88,15 +88,25 @@ def weight_negative_advantages(adv: np.ndarray, weight: float) -> np.ndarray:
     return adv if weight == 1.0 else np.where(adv < 0, adv * np.float32(weight), adv)
 
 
-def k3_kl(logp_new_bt: jax.Array, logp_ref_bt: jax.Array) -> jax.Array:
-    """Per-token k3 estimator of KL(new || ref): unbiased, always >= 0."""
+def k3_kl(
+    logp_new_bt: jax.Array, logp_ref_bt: jax.Array, mask_bt: jax.Array | None = None
+) -> jax.Array:
+    """Per-token k3 estimator of KL(new || ref): unbiased, always >= 0.
+
+    With `mask_bt` the log-ratio is zeroed where the mask is 0 *before* the exp:
+    at a padding position the two log-probs are arbitrary, `exp(ref - new)` can
+    overflow to inf, and masking afterwards (`inf * 0`) would give NaN, in the
+    loss and in its gradient.
+    """
     d_bt = logp_ref_bt - logp_new_bt
+    if mask_bt is not None:
+        d_bt = jnp.where(mask_bt > 0, d_bt, 0.0)
     return jnp.exp(d_bt) - d_bt - 1.0
 
 
 def policy_loss_terms(
     logp_new_bt: jax.Array,
-    logp_old_bt: jax.Array,
+    logp_old_bt: jax.Array | None,
     adv_b: jax.Array,
     mask_bt: jax.Array,
     weight_b: jax.Array,
@@ -112,7 +122,9 @@ def policy_loss_terms(
 
     Args:
       logp_new_bt: log-probs of the sampled tokens under the policy being trained.
-      logp_old_bt: the same under the policy that sampled them (no gradient).
+      logp_old_bt: the same under the policy that sampled them (no gradient), or None:
+        the stopped-gradient `logp_new_bt` (TRL's choice when each batch gets one
+        update: the ratio is exactly 1 and its gradient is that of logp_new).
       adv_b: one advantage per sequence (from `group_advantages`).
       mask_bt: 1 on completion tokens (EOS included), 0 on padding.
       weight_b: 1 for sequences that take part, 0 for padding rows / dropped groups.
@@ -124,8 +136,10 @@ def policy_loss_terms(
     """
     check_variant(variant)
     f32 = jnp.float32
-    logp_old_bt = jax.lax.stop_gradient(logp_old_bt.astype(f32))
     logp_new_bt = logp_new_bt.astype(f32)
+    logp_old_bt = jax.lax.stop_gradient(
+        logp_new_bt if logp_old_bt is None else logp_old_bt.astype(f32)
+    )
     m_bt = mask_bt.astype(f32) * weight_b.astype(f32)[:, None]
     a_b1 = adv_b.astype(f32)[:, None]
 
@@ -137,7 +151,7 @@ def policy_loss_terms(
     if beta > 0.0:
         if logp_ref_bt is None:
             raise ValueError("beta > 0 needs reference log-probs (logp_ref_bt)")
-        kl_bt = k3_kl(logp_new_bt, jax.lax.stop_gradient(logp_ref_bt.astype(f32)))
+        kl_bt = k3_kl(logp_new_bt, jax.lax.stop_gradient(logp_ref_bt.astype(f32)), m_bt)
         per_token_bt = pg_bt + beta * kl_bt
 
     n_b = jnp.sum(mask_bt.astype(f32), axis=1)

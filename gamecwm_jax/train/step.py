@@ -70,7 +70,7 @@ def grpo_grad(
     params: Params,
     tokens_bt: jax.Array,
     mask_bt: jax.Array,
-    old_logp_bc: jax.Array,
+    old_logp_bc: jax.Array | None,
     ref_logp_bc: jax.Array | None,
     adv_b: jax.Array,
     weight_b: jax.Array,
@@ -87,7 +87,13 @@ def grpo_grad(
     beta: float,
     max_completion_len: int,
 ) -> tuple[Params, jax.Array, jax.Array, dict[str, jax.Array]]:
-    """(d num / d lora, num, den, aux) of the clipped GRPO objective on one micro-batch."""
+    """(d num / d lora, num, den, aux) of the clipped GRPO objective on one micro-batch.
+
+    `old_logp_bc=None` takes the stopped-gradient log-probs of this very forward pass as
+    the old ones (TRL's way with one update per batch): the ratio is exactly 1. The
+    sampler's log-probs come from the decode path, which in bf16 differs from this
+    training forward by up to ~0.04 nats a token, enough to make a "ratio 1" clip.
+    """
     comp_mask_bc = mask_bt[:, prompt_len:]
 
     def num_fn(lora_):
@@ -121,7 +127,10 @@ def grpo_grad(
         aux = {
             **aux,
             "entropy": jnp.sum(ent_bc * m_bc),
-            "logp_delta": jnp.sum(jax.lax.stop_gradient(logp_bc - old_logp_bc) * m_bc),
+            "logp_delta": jnp.sum(
+                jax.lax.stop_gradient(logp_bc - (logp_bc if old_logp_bc is None else old_logp_bc))
+                * m_bc
+            ),
         }
         return num, (den, aux)
 
@@ -161,6 +170,26 @@ def score_logprobs(
 @jax.jit
 def tree_add(a: Params, b: Params) -> Params:
     return jax.tree.map(jnp.add, a, b)
+
+
+def update_count(opt_state: Any) -> int:
+    """How many updates the optimizer has applied: the count its lr schedule reads.
+
+    Logging the lr from this count (not from the step number) stays right when steps
+    take no update (every group with equal rewards) or several (`inner_steps`).
+    """
+    counts = [
+        int(s.count)
+        for s in jax.tree.leaves(
+            opt_state, is_leaf=lambda x: isinstance(x, optax.ScaleByScheduleState)
+        )
+        if isinstance(s, optax.ScaleByScheduleState)
+    ]
+    if len(counts) != 1:
+        raise ValueError(
+            f"expected one scheduled learning rate in the optimizer, found {len(counts)}"
+        )
+    return counts[0]
 
 
 def make_update(optimizer: optax.GradientTransformation):

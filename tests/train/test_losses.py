@@ -152,3 +152,53 @@ def test_sft_loss_terms():
     mask = jnp.array([[0, 1, 1], [1, 1, 0]])
     num, den = losses.sft_loss_terms(logp, mask)
     assert float(num) == pytest.approx(6.0) and float(den) == 4.0
+
+
+@pytest.mark.parametrize("variant", losses.LOSS_VARIANTS)
+def test_kl_at_padding_positions_cannot_poison_the_loss(variant):
+    """Padding positions carry arbitrary log-probs: a reference log-prob far above the new
+    one there (exp(200) overflows fp32) must not turn the loss or its gradient into NaN.
+    The loss must equal the one with harmless values at those positions."""
+    new, old, ref, adv, mask, weight = _inputs(seed=5)
+    assert (mask == 0).any() and (weight == 0).any()
+    ref_bad = np.where(mask * weight[:, None] > 0, ref, 200.0).astype(np.float32)
+    new_bad = np.where(mask * weight[:, None] > 0, new, -200.0).astype(np.float32)
+    kw = dict(variant=variant, clip_eps_low=CLIP_LO, clip_eps_high=CLIP_HI, beta=0.1)
+
+    def f(new_, ref_):
+        return losses.policy_loss(
+            new_,
+            jnp.asarray(old),
+            jnp.asarray(adv),
+            jnp.asarray(mask),
+            jnp.asarray(weight),
+            logp_ref_bt=jnp.asarray(ref_),
+            max_completion_len=9,
+            **kw,
+        )
+
+    loss_bad, grad_bad = jax.value_and_grad(f)(jnp.asarray(new_bad), ref_bad)
+    loss, grad = jax.value_and_grad(f)(jnp.asarray(new), ref)
+    assert np.isfinite(float(loss_bad)) and np.isfinite(np.asarray(grad_bad)).all()
+    np.testing.assert_allclose(float(loss_bad), float(loss), rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(grad_bad), np.asarray(grad), rtol=1e-6, atol=1e-9)
+
+
+def test_old_logprobs_none_means_stopped_gradient_of_the_new_ones():
+    """`logp_old_bt=None` (one update per batch): ratio exactly 1, nothing clipped, and the
+    gradient is the plain policy gradient -A * d logp / n_b (NumPy, with old := new)."""
+    new, _, ref, adv, mask, weight = _inputs(seed=6)
+    kw = dict(variant="grpo", clip_eps_low=CLIP_LO, clip_eps_high=CLIP_HI, beta=0.1)
+    args = [jnp.asarray(x) for x in (adv, mask, weight)]
+
+    def f(new_):
+        num, den, aux = losses.policy_loss_terms(
+            new_, None, *args, logp_ref_bt=jnp.asarray(ref), max_completion_len=9, **kw
+        )
+        return num / den, aux
+
+    (loss, aux), grad = jax.value_and_grad(f, has_aux=True)(jnp.asarray(new))
+    assert float(aux["ratio"]) == float(aux["tokens"]) and float(aux["clipped"]) == 0.0
+    want_loss, want_grad = _numpy_loss_and_grad(new, new, ref, adv, mask, weight, "grpo", 0.1, 9)
+    np.testing.assert_allclose(float(loss), want_loss, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(grad), want_grad, rtol=1e-4, atol=1e-6)

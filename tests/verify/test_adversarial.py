@@ -41,9 +41,24 @@ def hang_after_five_moves(body: str) -> str:
     )
 
 
+# Loads a C extension module through the extension loader, bypassing the import
+# statement (the route an attacker takes once `import socket` is refused).
+LOAD_EXTENSION = (
+    "import _imp, os, sys\n"
+    "class Spec:\n    pass\n"
+    "def load(name):\n"
+    "    spec = Spec()\n"
+    "    spec.name = name\n"
+    "    lib = 'python%d.%d' % sys.version_info[:2]\n"
+    "    folder = os.path.join(sys.base_exec_prefix, 'lib', lib, 'lib-dynload')\n"
+    "    spec.origin = os.path.join(folder, name + _imp.extension_suffixes()[0])\n"
+    "    return _imp.create_dynamic(spec)\n"
+)
+
 ATTACKS = {
-    # name: (code, expected: "zero" | "partial" | "any"). The "zero" attacks run at module
-    # level after a complete, correct golden (so a contained attack must cost everything).
+    # name: (code, expected score: "zero" | "partial" | "full"). Attacks that do not carry
+    # the golden themselves run at module level after a complete, correct golden (so a
+    # contained attack must cost everything).
     "infinite_loop": ("while True:\n    pass\n", "zero"),
     "loop_swallowing_timeouts": (
         "while True:\n    try:\n        while True:\n            pass\n"
@@ -59,7 +74,7 @@ ATTACKS = {
             "import os\nfor _ in range(50):\n    try:\n        os.fork()\n    except Exception:\n"
             "        pass\n"
         ),
-        "any",
+        "full",  # every fork refused (and swallowed): what is left is the golden
     ),
     "threads": (
         "import threading\nfor _ in range(100):\n"
@@ -73,6 +88,16 @@ ATTACKS = {
     ),
     "os_system": (f"import os\nos.system('touch {OUTSIDE}')\n", "zero"),
     "subprocess": (f"import subprocess\nsubprocess.run(['touch', '{OUTSIDE}'])\n", "zero"),
+    # The C module behind subprocess, loaded by the extension loader (no import statement).
+    "subprocess_extension": (
+        LOAD_EXTENSION + f"load('_posixsubprocess').fork_exec(['touch', '{OUTSIDE}'])\n",
+        "zero",
+    ),
+    # The operation itself, as the library would announce it.
+    "subprocess_event": (
+        f"import sys\nsys.audit('subprocess.Popen', 'touch', ['touch', '{OUTSIDE}'], None, None)\n",
+        "zero",
+    ),
     "posix_spawn": (
         f"import os\nos.posix_spawn('/usr/bin/touch', ['touch', '{OUTSIDE}'], {{}})\n",
         "zero",
@@ -82,7 +107,7 @@ ATTACKS = {
         "zero",
     ),
     "delete_files": (
-        f"import os, shutil\nos.remove('{SENTINEL}')\nshutil.rmtree('{REPO / 'games'}')\n",
+        f"import os\nos.remove('{SENTINEL}')\nos.rmdir('{REPO / 'games'}')\n",
         "zero",
     ),
     "write_outside": (f"open('{OUTSIDE}', 'w').write('x')\n", "zero"),
@@ -95,11 +120,20 @@ ATTACKS = {
         "import socket\ns = socket.create_connection(('127.0.0.1', 22), timeout=1)\n",
         "zero",
     ),
+    "socket_extension": (
+        LOAD_EXTENSION + "load('_socket').socket().connect(('127.0.0.1', 22))\n",
+        "zero",
+    ),
+    "socket_event": (
+        "import sys\nsys.audit('socket.connect', None, ('127.0.0.1', 22))\n",
+        "zero",
+    ),
     "socket_via_module_cache": (
         "import sys\nsock = sys.modules.get('socket')\nsock.socket()\n",
         "zero",
     ),
     "ctypes": ("import ctypes\nctypes.CDLL(None).system(b'true')\n", "zero"),
+    "ctypes_extension": (LOAD_EXTENSION + "load('_ctypes').dlopen(None)\n", "zero"),
     "read_golden": (f"exec(open('{GOLDEN_PATH}').read())\n", "zero"),
     "read_golden_relative": (
         "import os\nexec(open(os.path.join('/work/main', 'games/tic_tac_toe/golden.py')).read())\n",
@@ -116,13 +150,13 @@ ATTACKS = {
     "os_exit": ("import os\nos._exit(0)\n", "zero"),
     "exit_mid_game": (hang_after_five_moves("import os; os._exit(0)"), "partial"),
     "sys_exit_mid_game": (hang_after_five_moves("raise SystemExit(0)"), "partial"),
-    "kill_the_parent": ("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n", "zero"),
+    "kill_the_parent": ("import os\nos.kill(os.getppid(), 9)\n", "zero"),
     "import_missing": ("import numpy\n", "zero"),
     "monkeypatch_builtins": (
         golden_with(
             "import builtins\nbuiltins.len = lambda x: 0\nbuiltins.isinstance = lambda a, b: True\n"
         ),
-        "any",
+        "zero",  # it breaks its own process (its answers cannot even be sent), no one else's
     ),
     "raise_from_del": (
         golden_with(
@@ -131,7 +165,7 @@ ATTACKS = {
             "_orig = apply_action\n"
             "def apply_action(state, action):\n    Bomb()\n    return _orig(state, action)\n"
         ),
-        "any",
+        "full",  # Python ignores exceptions raised in __del__: a correct program
     ),
     "leak_environment": (
         "import os\nraise RuntimeError('ENV=' + repr(dict(os.environ)))\n",
@@ -141,7 +175,7 @@ ATTACKS = {
         "import os\nfor fd in range(3, 20):\n    try:\n"
         "        os.write(fd, b'\\xff' * 100)\n    except OSError:\n"
         "        pass\n" + GOLDEN,
-        "any",
+        "zero",  # a garbled answer channel is a failure, never mistaken for an answer
     ),
 }
 
@@ -169,8 +203,8 @@ def attacked(verifier):
     start = time.monotonic()
     names = list(ATTACKS)
     codes = [
-        GOLDEN + "\n\n" + code if expected == "zero" else code
-        for code, expected in (ATTACKS[n] for n in names)
+        GOLDEN + "\n\n" + code if expected == "zero" and GOLDEN not in code else code
+        for code, expected in map(ATTACKS.get, names)
     ]
     reports = verifier.verify_batch([(code, "tic_tac_toe") for code in codes], config=LIMITS)
     elapsed = time.monotonic() - start
@@ -190,8 +224,45 @@ def test_attack_is_contained(attacked, name):
     elif expected == "partial":
         assert 0.0 < report.score < 1.0, (report.score, report.failure)
     else:
-        assert 0.0 <= report.score <= 1.0
+        assert report.score == 1.0, (report.score, report.failure)
     assert report.failure is not None or report.score == 1.0
+
+
+# What the sandbox refused first, for the attacks it stops by refusing something: the very
+# operation each is named after (or, where the operation needs a module, the module).
+REFUSED = {
+    "fork_bomb": "os.fork",
+    "fork_bomb_swallowed": "os.fork",
+    "os_system": "os.system",
+    "subprocess": "import subprocess",
+    "subprocess_extension": "import _posixsubprocess",
+    "subprocess_event": "subprocess.Popen",
+    "posix_spawn": "os.posix_spawn",
+    "exec_replaces_process": "os.exec",
+    "delete_files": "os.remove '/tmp/gamecwm_adv_sentinel_",
+    "write_outside": f"open '{OUTSIDE}'",
+    "write_into_repo": f"open '{IN_REPO}'",
+    "symlink_escape": "os.symlink",
+    "socket": "import socket",
+    "socket_extension": "import _socket",
+    "socket_event": "socket.connect",
+    "ctypes": "import ctypes",
+    # _ctypes is loaded in the warm worker already, so the loader hands it out and the
+    # call itself is refused; in a worker without it, its load is.
+    "ctypes_extension": ("ctypes.dlopen", "import _ctypes"),
+    "read_golden": f"open '{GOLDEN_PATH}'",
+    "read_golden_relative": "open '/work/main/games/tic_tac_toe/golden.py'",
+    "import_the_package": "import gamecwm_jax",
+    "list_the_dataset": "os.listdir",
+    "kill_the_parent": "os.kill",
+}
+
+
+@pytest.mark.parametrize("name", list(REFUSED))
+def test_attack_is_refused_at_its_operation(attacked, name):
+    reports, *_ = attacked
+    violations = reports[name].details["sandbox"].get("violations") or []
+    assert violations and violations[0].startswith(REFUSED[name]), violations
 
 
 def test_nothing_escaped(attacked):

@@ -1,0 +1,436 @@
+"""The mutation check the project keeps: plant known bugs one at a time, see which tests catch them.
+
+    python -m tests.planted                 # every plant: its named tests + its module's test files
+    python -m tests.planted --only theta    # plants whose name contains "theta"
+    python -m tests.planted --full          # the whole suite per plant (slow: ~15 min each)
+    python -m tests.planted --list          # the plants and the tests meant to catch them
+    python -m tests.planted --json out.json # also write the results as JSON
+
+Each plant is a file, an exact piece of text in it, its replacement, and the tests meant
+to catch it. The repository (tracked and untracked, not ignored, files) is copied once to
+a temporary directory; each plant is applied there, the tests run, and the file is put
+back. A plant is
+
+  caught          a test named for it failed;
+  caught-only-by-an-unrelated-test
+                  tests failed, none of those named for it (caught by accident: the test
+                  meant for it is missing or too weak);
+  missed          every test passed;
+  could-not-plant the old text is not in the file (exactly once): the code moved, so the
+                  plant needs refreshing; reported, never a crash;
+  timeout / error the test run did not finish, or pytest could not run the tests.
+
+It lives in tests/, not in the package: it edits a source checkout and runs its tests,
+neither of which an installed package has.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclasses.dataclass(frozen=True)
+class Plant:
+    """One bug: replace `old` (must occur exactly once) by `new` in `path`."""
+
+    name: str
+    path: str
+    old: str
+    new: str
+    tests: tuple[str, ...]  # pytest node ids (or files) meant to catch it
+    why: str = ""
+
+
+# The test files that cover each module; the default run adds them to a plant's own tests,
+# so a plant caught only by an unrelated test of the same area shows up as such.
+MODULE_TESTS: dict[str, tuple[str, ...]] = {
+    "gamecwm_jax/rl.py": ("tests/test_rl.py", "tests/test_grpo_wiring.py"),
+    "gamecwm_jax/sft.py": ("tests/test_sft.py",),
+    "gamecwm_jax/generate.py": ("tests/test_generate.py",),
+    "gamecwm_jax/sampler.py": ("tests/test_sampler.py",),
+    "gamecwm_jax/model/qwen2.py": ("tests/model/test_qwen2.py",),
+    "gamecwm_jax/model/lora.py": ("tests/model/test_lora.py",),
+    "gamecwm_jax/train/losses.py": ("tests/train/test_losses.py",),
+    "gamecwm_jax/train/step.py": ("tests/train/test_losses.py",),
+    "gamecwm_jax/train/logprobs.py": ("tests/train/test_logprobs.py",),
+    "gamecwm_jax/train/metrics.py": (),
+    "gamecwm_jax/train/checkpoint.py": (),
+    "gamecwm_jax/verify/score.py": ("tests/verify/test_completions.py",),
+}
+
+E2E = "tests/test_grpo_wiring.py::test_one_grpo_step_equals_an_independent_computation"
+PARITY = "tests/test_grpo_wiring.py::test_sampler_batch_and_trainer_logprobs_agree"
+RESUME_RL = "tests/test_rl.py::test_kill_and_resume_equals_uninterrupted"
+RESUME_SFT = "tests/test_sft.py::test_sft_killed_between_checkpoints_resumes_exactly"
+
+PLANTS: tuple[Plant, ...] = (
+    # --- the table of issue 14
+    Plant(
+        "kl_reference_with_current_lora",
+        "gamecwm_jax/rl.py",
+        "score_logprobs(\n                            params,\n                            None,",
+        "score_logprobs(\n                            params,\n                            lora,",
+        (E2E,),
+        "KL reference computed with the current LoRA instead of LoRA off",
+    ),
+    Plant(
+        "old_logprobs_untempered",
+        "gamecwm_jax/rl.py",
+        '"old_logp": (out.logprobs[rows, :c_len]',
+        '"old_logp": (out.logprobs_raw[rows, :c_len]',
+        (E2E, PARITY),
+        "old log-probs (sampler, T = 1) and policy log-probs (T) at different temperatures",
+    ),
+    Plant(
+        "policy_logprobs_untempered",
+        "gamecwm_jax/train/step.py",
+        "            temperature=temperature,\n            remat=remat,\n            with_entropy=True,",
+        "            remat=remat,\n            with_entropy=True,",
+        (E2E,),
+        "the trained policy's log-probs at T = 1 while old and reference ones are at T",
+    ),
+    Plant(
+        "gradient_not_divided",
+        "gamecwm_jax/train/step.py",
+        "grad = jax.tree.map(lambda g: g / jnp.maximum(den, 1e-9), grad_sum)",
+        "grad = grad_sum",
+        (E2E,),
+        "accumulated gradient not divided by its denominator",
+    ),
+    Plant(
+        "rope_theta_hard_coded",
+        "gamecwm_jax/model/qwen2.py",
+        "rope_sin_cos(positions_bt, cfg.head_dim, cfg.rope_theta)",
+        "rope_sin_cos(positions_bt, cfg.head_dim, 10000.0)",
+        ("tests/model/test_qwen2.py::test_logits_match_transformers",),
+        "RoPE theta hard-coded to 10000 (Qwen2.5 uses 1e6)",
+    ),
+    Plant(
+        "semantics_ignores_rewards",
+        "gamecwm_jax/verify/score.py",
+        'float("r" not in err and _rewards_equal(cand.get("r"), gold["r"]))',
+        "1.0",
+        ("tests/verify/test_tier_pins.py",),
+        "semantics comparison ignores rewards",
+    ),
+    Plant(
+        "metric_rows_kept_on_resume",
+        "gamecwm_jax/train/metrics.py",
+        'kept = [r for r in read_jsonl(self.path) if r.get("step", 0) <= start_step]',
+        "kept = read_jsonl(self.path)",
+        (RESUME_RL, RESUME_SFT),
+        "metric rows after the last checkpoint kept on resume (duplicated steps)",
+    ),
+    Plant(
+        "top_p_mass_untempered",
+        "gamecwm_jax/sampler.py",
+        "probs_rk = jax.nn.softmax(vals_rk, axis=-1)",
+        "probs_rk = jax.nn.softmax(vals_rk * temperature, axis=-1)",
+        ("tests/test_sampler.py::test_top_k_top_p_frequencies_at_temperature",),
+        "top-p mass computed at another temperature (T = 1)",
+    ),
+    Plant(
+        "generate_ignores_lora",
+        "gamecwm_jax/generate.py",
+        "        lora=lora,\n        lora_cfg=lora_cfg,",
+        "        lora=None,\n        lora_cfg=None,",
+        ("tests/test_generate.py::test_greedy_with_lora_equals_the_merged_checkpoint",),
+        "`generate --lora` ignores the adapter",
+    ),
+    Plant(
+        "lora_scale_sqrt_rank",
+        "gamecwm_jax/model/lora.py",
+        "return lora_cfg.alpha / lora_cfg.rank",
+        "return lora_cfg.alpha / lora_cfg.rank**0.5",
+        (E2E, "tests/train/test_export.py"),
+        "LoRA scale alpha/sqrt(r) instead of alpha/r",
+    ),
+    Plant(
+        "kl_direction",
+        "gamecwm_jax/train/losses.py",
+        "    d_bt = logp_ref_bt - logp_new_bt\n",
+        "    d_bt = logp_new_bt - logp_ref_bt\n",
+        ("tests/train/test_losses.py::test_policy_loss_and_grad_match_numpy", E2E),
+        "k3 KL in the wrong direction",
+    ),
+    Plant(
+        "clip_bounds_swapped",
+        "gamecwm_jax/train/losses.py",
+        "jnp.clip(ratio_bt, 1.0 - clip_eps_low, 1.0 + clip_eps_high)",
+        "jnp.clip(ratio_bt, 1.0 - clip_eps_high, 1.0 + clip_eps_low)",
+        ("tests/train/test_losses.py::test_policy_loss_and_grad_match_numpy", E2E),
+        "clip bounds swapped",
+    ),
+    Plant(
+        "prng_key_not_restored",
+        "gamecwm_jax/train/checkpoint.py",
+        'return ckpt, state["lora"], state["opt_state"], state["rng"], start',
+        'return ckpt, state["lora"], state["opt_state"], rng, start',
+        (RESUME_RL, RESUME_SFT),
+        "PRNG key not restored on resume",
+    ),
+    Plant(
+        "optimizer_state_not_restored",
+        "gamecwm_jax/train/checkpoint.py",
+        'return ckpt, state["lora"], state["opt_state"], state["rng"], start',
+        'return ckpt, state["lora"], optimizer.init(state["lora"]), state["rng"], start',
+        (RESUME_RL, RESUME_SFT),
+        "optimizer state not restored on resume",
+    ),
+    # --- the GRPO fixes of issue 10 and the other wiring this suite now covers
+    Plant(
+        "kl_not_masked_before_exp",
+        "gamecwm_jax/train/losses.py",
+        "        d_bt = jnp.where(mask_bt > 0, d_bt, 0.0)\n",
+        "        d_bt = d_bt\n",
+        ("tests/train/test_losses.py::test_kl_at_padding_positions_cannot_poison_the_loss",),
+        "k3 KL exp taken at padding positions (inf * 0 = NaN)",
+    ),
+    Plant(
+        "old_logprobs_from_decode_path",
+        "gamecwm_jax/rl.py",
+        "reuse = rc.inner_steps > 1",
+        "reuse = True",
+        ("tests/test_rl.py::test_lr_follows_the_optimizer_count_and_one_update_has_ratio_one",),
+        "with one update per batch, old log-probs from the sampler's decode path (bf16 ratio != 1)",
+    ),
+    Plant(
+        "lr_logged_from_step_number",
+        "gamecwm_jax/rl.py",
+        "lr_now = float(schedule(update_count(opt_state)))",
+        "lr_now = float(schedule(max((step - 1) * rc.inner_steps, 0)))",
+        ("tests/test_rl.py::test_lr_follows_the_optimizer_count_and_one_update_has_ratio_one",),
+        "lr logged from the step number, not the optimizer's update count",
+    ),
+    Plant(
+        "equal_reward_groups_lose_kl",
+        "gamecwm_jax/rl.py",
+        "    if beta > 0.0:\n        return np.ones(len(adv), bool)\n",
+        "",
+        (
+            "tests/test_rl.py::test_zero_spread_groups_keep_their_kl_term_when_beta_is_positive",
+            E2E,
+        ),
+        "groups with equal rewards dropped although beta > 0",
+    ),
+    Plant(
+        "advantage_std_biased",
+        "gamecwm_jax/train/losses.py",
+        "ddof=1 if group_size > 1 else 0",
+        "ddof=0",
+        ("tests/train/test_losses.py::test_group_advantages", E2E),
+        "group std without Bessel's correction (TRL uses the unbiased one)",
+    ),
+    Plant(
+        "logprobs_read_one_position_early",
+        "gamecwm_jax/train/logprobs.py",
+        "h_pred_bcd = h_btd[:, prompt_len - 1 : -1]",
+        "h_pred_bcd = h_btd[:, prompt_len - 2 : -2]",
+        (E2E, PARITY),
+        "each completion token scored from the hidden state one position too early",
+    ),
+    Plant(
+        "sampler_logprobs_swapped",
+        "gamecwm_jax/sampler.py",
+        "return token_r, logprob(scaled_rv), logprob(logits_rv)",
+        "return token_r, logprob(logits_rv), logprob(scaled_rv)",
+        (PARITY, "tests/test_sampler.py::test_logprobs_match_fresh_forward"),
+        "the sampler reports untempered log-probs as the tempered ones",
+    ),
+    Plant(
+        "curriculum_ignored",
+        "gamecwm_jax/rl.py",
+        "data_lib.Schedule(games, tiers, config.seed, rc.curriculum, rc.epochs_per_tier)",
+        "data_lib.Schedule(games, tiers, config.seed, False, rc.epochs_per_tier)",
+        ("tests/test_rl.py::test_curriculum_and_recomputed_old_logprobs",),
+        "rl.curriculum ignored",
+    ),
+    Plant(
+        "recompute_scores_the_reference",
+        "gamecwm_jax/rl.py",
+        'm["old_logp"] = score_logprobs(\n                            params,\n                            lora,',
+        'm["old_logp"] = score_logprobs(\n                            params,\n                            None,',
+        ("tests/test_rl.py::test_curriculum_and_recomputed_old_logprobs",),
+        'old_logprobs="recompute" scores the LoRA-off model',
+    ),
+)
+
+
+def copy_repo(dst: Path) -> None:
+    """Tracked and untracked (not ignored) files of the checkout, as they are on disk."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        check=True,
+    ).stdout.split(b"\0")
+    for rel in filter(None, (p.decode() for p in listed)):
+        src = REPO / rel
+        if src.is_file():
+            (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst / rel)
+
+
+def failed_tests(junit: Path) -> list[str]:
+    """Node ids (file::name[param]) of the failed or erroring test cases in a JUnit XML."""
+    out = []
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        if any(child.tag in ("failure", "error") for child in case):
+            module = case.get("classname", "").rsplit(".", 1)
+            path = case.get("classname", "").replace(".", "/") + ".py"
+            if len(module) == 2 and module[1][:1].isupper():  # a test class
+                path = module[0].replace(".", "/") + ".py::" + module[1]
+            out.append(f"{path}::{case.get('name')}")
+    return out
+
+
+def means(node: str, named: tuple[str, ...]) -> bool:
+    """Whether failed test `node` is one of (or inside one of) the named tests/files."""
+    return any(node == n or node.startswith(n + "::") or node.startswith(n + "[") for n in named)
+
+
+def run_plant(
+    plant: Plant, root: Path, full: bool, timeout: float, exitfirst: bool, named_only: bool
+) -> dict:
+    target = root / plant.path
+    text = target.read_text() if target.is_file() else ""
+    record = {"name": plant.name, "path": plant.path, "tests": list(plant.tests), "why": plant.why}
+    count = text.count(plant.old)
+    if count != 1:
+        return {**record, "result": "could-not-plant", "detail": f"old text found {count} times"}
+    target.write_text(text.replace(plant.old, plant.new))
+    files = {t.split("::")[0] for t in plant.tests}
+    extra = [f for f in MODULE_TESTS.get(plant.path, ()) if f not in files]
+    selection = [] if full else [*plant.tests, *([] if named_only else extra)]
+    junit = root / f".planted_{plant.name}.xml"
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts="]
+    cmd += [f"--junitxml={junit}", *(["-n", "2"] if full else []), *(["-x"] if exitfirst else [])]
+    cmd += selection
+    start = time.monotonic()
+    try:
+        proc = subprocess.run(
+            cmd,
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(root)},
+        )
+    except subprocess.TimeoutExpired:
+        return {**record, "result": "timeout", "seconds": round(time.monotonic() - start)}
+    finally:
+        target.write_text(text)
+    seconds = round(time.monotonic() - start)
+    if not junit.is_file() or proc.returncode not in (0, 1):
+        tail = (proc.stdout + proc.stderr)[-600:]
+        return {**record, "result": "error", "seconds": seconds, "detail": tail}
+    failed = failed_tests(junit)
+    junit.unlink()
+    meant = [f for f in failed if means(f, plant.tests)]
+    result = "caught" if meant else "caught-only-by-an-unrelated-test" if failed else "missed"
+    return {**record, "result": result, "seconds": seconds, "failed": failed}
+
+
+def check_copy_is_imported(root: Path) -> None:
+    """The copy's package must be the one its tests import, or every plant would be missed."""
+    where = subprocess.run(
+        [sys.executable, "-c", "import gamecwm_jax, tests; print(gamecwm_jax.__file__)"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    ).stdout.strip()
+    if not where.startswith(str(root)):
+        raise SystemExit(f"error: the copy imports gamecwm_jax from {where!r}, not {root}")
+
+
+def table(results: list[dict]) -> str:
+    lines = ["| planted bug | result | failed tests (named ones first) | s |", "|---|---|---|---|"]
+    for r in results:
+        failed = r.get("failed", [])
+        named = [f for f in failed if means(f, tuple(r["tests"]))]
+        shown = named + [f"({f})" for f in failed if f not in named]
+        cell = ", ".join(f"`{f.split('/')[-1]}`" for f in shown[:4]) + (
+            f" +{len(shown) - 4}" if len(shown) > 4 else ""
+        )
+        lines.append(
+            f"| {r['why'] or r['name']} (`{r['name']}`) | {r['result']} | "
+            f"{cell or r.get('detail', '')} | {r.get('seconds', '')} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m tests.planted", description=__doc__.split("\n")[0])
+    p.add_argument("--only", default="", help="run the plants whose name contains this")
+    p.add_argument("--full", action="store_true", help="the whole suite per plant (pytest -n 2)")
+    p.add_argument("--list", action="store_true", help="list the plants and exit")
+    p.add_argument(
+        "--named-only",
+        action="store_true",
+        help="run only the tests named for each plant, not its module's test files (quick)",
+    )
+    p.add_argument("--timeout", type=float, default=1800.0, help="seconds per plant")
+    p.add_argument(
+        "--all-failures",
+        action="store_true",
+        help="run every selected test even after one failed (default: stop at the first; the "
+        "named tests run first, so a plant they catch costs only them)",
+    )
+    p.add_argument("--json", default="", help="write the results to this JSON file")
+    args = p.parse_args(argv)
+    plants = [pl for pl in PLANTS if args.only in pl.name]
+    plants.sort(key=lambda pl: pl.tests[0] == E2E)  # the slowest test last: results come sooner
+    if not plants:
+        print(f"error: no plant name contains {args.only!r}", file=sys.stderr)
+        return 2
+    if args.list:
+        for pl in plants:
+            print(f"{pl.name:34s} {pl.path}\n    {pl.why}\n    caught by: {', '.join(pl.tests)}")
+        return 0
+    from tqdm.auto import tqdm
+
+    results = []
+    with tempfile.TemporaryDirectory(prefix="planted_") as tmp:
+        root = Path(tmp)
+        copy_repo(root)
+        check_copy_is_imported(root)
+        bar = tqdm(plants, desc="planted", unit="bug")
+        for pl in bar:
+            bar.set_postfix_str(pl.name)
+            results.append(
+                run_plant(
+                    pl,
+                    root,
+                    args.full,
+                    args.timeout,
+                    not (args.all_failures or args.full),
+                    args.named_only,
+                )
+            )
+            tqdm.write(f"{pl.name}: {results[-1]['result']} ({results[-1].get('seconds', 0)} s)")
+    print(table(results))
+    counts = {
+        k: sum(r["result"] == k for r in results)
+        for k in dict.fromkeys(r["result"] for r in results)
+    }
+    print("\n" + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    return 0 if all(r["result"] == "caught" for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""Per-tier pins for known-bad tic-tac-toe candidates.
+
+Each candidate breaks exactly one rule of the golden. The pins are inequalities any sound
+scoring satisfies (the broken tier is below 1, the tiers the bug cannot touch are exactly
+1), so they survive re-weighting of the reward, yet a tier that stops checking what it
+is meant to check (say, semantics comparing states without their rewards) turns them red.
+"""
+
+import pytest
+
+from gamecwm_jax.games import get_game
+
+TTT = get_game("tic_tac_toe").golden_source
+
+
+def broken(old: str, new: str) -> str:
+    assert TTT.count(old) == 1, old  # the golden changed: update the pin, do not guess
+    return TTT.replace(old, new)
+
+
+CANDIDATES = {
+    # name: (code, tiers that must be exactly 1, tiers that must be below 1)
+    "rewards_flipped": (
+        broken(
+            "return [1.0, -1.0] if winner == 0 else [-1.0, 1.0]",
+            "return [-1.0, 1.0] if winner == 0 else [1.0, -1.0]",
+        ),
+        ("static", "dynamics"),  # still well-formed, zero-sum numbers
+        ("semantics", "scenarios"),
+    ),
+    "mutates_its_input": (
+        broken(
+            'board = [row[:] for row in state["board"]]',
+            'board = state["board"]',
+        ),
+        ("static",),
+        ("dynamics",),  # apply_action must be pure
+    ),
+    "a_cell_never_legal": (
+        broken(
+            'if state["board"][r][c] == "."\n',
+            'if state["board"][r][c] == "." and (r, c) != (2, 2)\n',
+        ),
+        ("static",),
+        ("semantics",),
+    ),
+    "second_player_sees_nothing": (
+        broken("return [dict(obs), dict(obs)]", "return [dict(obs), {}]"),
+        ("static", "dynamics"),
+        ("semantics",),
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def reports(verifier):
+    names = list(CANDIDATES)
+    out = verifier.verify_batch([(CANDIDATES[n][0], "tic_tac_toe") for n in names])
+    return dict(zip(names, out))
+
+
+@pytest.mark.parametrize("name", list(CANDIDATES))
+def test_known_bad_candidate_loses_on_its_tier(reports, name):
+    _, intact, hit = CANDIDATES[name]
+    report = reports[name]
+    tiers = report.tiers
+    assert report.score < 1.0 and report.failure is not None, report.to_json()
+    for t in intact:
+        assert tiers[t] == 1.0, (t, tiers)
+    for t in hit:
+        assert tiers[t] is not None and tiers[t] < 1.0, (t, tiers)
