@@ -43,8 +43,10 @@ from gamecwm_jax.sampler import Sampler, bucket_length
 from gamecwm_jax.train import data as data_lib
 from gamecwm_jax.train import export as export_lib
 from gamecwm_jax.train import losses
+from gamecwm_jax.train import menu as menu_lib
 from gamecwm_jax.train.checkpoint import init_or_restore, train_state
 from gamecwm_jax.train.config import make_optimizer
+from gamecwm_jax.train.control import control_rewards
 from gamecwm_jax.train.metrics import MetricsLogger
 from gamecwm_jax.train.step import grpo_grad, make_update, score_logprobs, tree_add
 
@@ -177,6 +179,9 @@ def run_grpo(
     metrics: dict[str, Any] = {}
     g_size, micro = rc.group_size, rc.micro_batch_size
     with make_verifier(config) as verifier:
+        probe = menu_lib.make_probe(config, verifier, cfg, params, tokenizer, games, lcfg)
+        if probe is not None and start == 0:
+            logger.log(0, probe(lora), progress=False)  # the policy GRPO starts from (LoRA B = 0)
         for step in range(start + 1, rc.steps + 1):
             t0 = time.perf_counter()
             rng, k_sample = jax.random.split(rng)
@@ -200,8 +205,9 @@ def run_grpo(
             rewards = np.asarray([r.score for r in reports], np.float64)
             t2 = time.perf_counter()
 
+            adv_rewards = control_rewards(rewards, g_size, rc.control, config.seed, step)
             adv, zero_spread = losses.group_advantages(
-                rewards, g_size, rc.loss, rc.adv_eps, rc.neg_weight
+                adv_rewards, g_size, rc.loss, rc.adv_eps, rc.neg_weight
             )
             train_row = np.repeat(~zero_spread, g_size)
             if rc.neg_weight == 0.0 and rc.beta == 0.0:
@@ -303,6 +309,8 @@ def run_grpo(
                 "tokens_per_s": (gen_tokens + n_trained * rc.inner_steps) / (t3 - t0),
                 "games": ",".join(batch_games),
             }
+            if probe is not None:
+                metrics.update(probe(lora))
             logger.log(step, metrics)
             if ckpt.should_save(step, rc.steps):
                 ckpt.save(
