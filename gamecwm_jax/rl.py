@@ -10,7 +10,8 @@ base weights, then GRPO. Each step:
   2. sample `group_size` completions per prompt with the jitted sampler (its
      per-token log-probs at the sampling temperature are the "old" log-probs);
   3. score them with the verifier's sandboxed worker pool;
-  4. group-relative advantages (negative ones scaled by `rl.neg_weight`, 1 = GRPO);
+  4. group-relative advantages (negative ones scaled by `rl.neg_weight`, 1 = GRPO;
+     `rl.control` = shuffle / zero removes the verifier's information for a control run);
      groups whose rewards are all equal carry no signal and are dropped from the
      update (and counted);
   5. `inner_steps` AdamW updates of the LoRA weights with the clipped objective
@@ -20,7 +21,9 @@ base weights, then GRPO. Each step:
 Everything the next step depends on (LoRA, optimizer state, PRNG key, step,
 data position) is checkpointed; rerunning the same command resumes from the
 last complete checkpoint and continues exactly as the uninterrupted run would.
-Writes `<workdir>/rl/`: checkpoints, metrics.jsonl, tb/, rewards.png, adapter/,
+With `data.menu` set, every step (and step 0, before any update) also logs the exact
+probability of every menu program (train/menu.py), a noise-free view of the policy.
+Writes `<workdir>/rl/`: checkpoints, metrics.jsonl, tb/, rewards.png, adapter/, menu.json,
 and `<workdir>/export/` (PEFT adapter + merged safetensors).
 """
 

@@ -38,13 +38,16 @@ import jax.numpy as jnp
 import numpy as np
 
 from gamecwm_jax.train import data as data_lib
+from gamecwm_jax.train.config import ConfigError
 from gamecwm_jax.train.logprobs import completion_logprobs
 
 Params = dict[str, Any]
 
 
-class MenuError(ValueError):
-    """A menu spec that names an unknown game or mutant, or mutants that overlap."""
+class MenuError(ConfigError):
+    """A menu spec that names an unknown game or mutant, or mutants that overlap.
+
+    A ConfigError, so the command line reports it in one line before any training."""
 
 
 @dataclasses.dataclass(frozen=True)
