@@ -60,15 +60,15 @@ def _config(workdir, control):
     c.model.tiny = default_config().model.tiny
     c.data.train_games = "tic_tac_toe"
     c.data.menu = "tic_tac_toe:synthetic"  # any spec; build_menu is replaced below
-    c.sft.steps, c.sft.batch_size, c.sft.lr, c.sft.warmup_frac = 150, 4, 3e-3, 0.1
+    c.sft.steps, c.sft.batch_size, c.sft.lr, c.sft.warmup_frac = 200, 4, 3e-3, 0.1
     c.sft.lora.update(dict(rank=32, alpha=512.0, targets="all"))
     c.rl.update(
         dict(
-            steps=12,
+            steps=16,
             prompts_per_step=2,
             group_size=8,
             micro_batch_size=8,
-            lr=1e-3,
+            lr=4e-4,
             beta=0.0,
             temperature=0.6,
             max_new_tokens=32,
