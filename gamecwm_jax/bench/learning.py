@@ -63,7 +63,9 @@ def summarize_run(workdir: str) -> dict[str, float]:
     out["p_golden_end"] = p[-1][1] if p else float("nan")
     out["steps"] = len(steps)
     timing = os.path.join(workdir, "wall_s.json")
-    out["wall_s"] = json.load(open(timing))["wall_s"] if os.path.isfile(timing) else float("nan")
+    t = json.load(open(timing)) if os.path.isfile(timing) else {}
+    out["wall_s"] = t.get("wall_s", float("nan"))
+    out["cpu_s"] = t.get("cpu_s", float("nan"))
     return out
 
 
@@ -71,8 +73,8 @@ def table(rows: dict[str, dict[str, float]]) -> str:
     """Markdown table of `rows` (label -> summary), then mean +- sd per group."""
     head = (
         "| run | steps | reward, first quarter | last quarter | difference | 2 s.e. "
-        "| P(golden) start | end | rise | wall time |\n"
-        "|---|---|---|---|---|---|---|---|---|---|\n"
+        "| P(golden) start | end | rise | wall time | CPU time |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     lines = []
     for label, s in rows.items():
@@ -80,7 +82,7 @@ def table(rows: dict[str, dict[str, float]]) -> str:
         lines.append(
             f"| {label} | {s['steps']} | {s['first']:.3f} | {s['last']:.3f} | {s['diff']:+.3f} "
             f"| {s['two_se']:.3f} | {s['p_golden_start']:.3f} | {s['p_golden_end']:.3f} "
-            f"| {rise:+.3f} | {s['wall_s'] / 60:.1f} min |"
+            f"| {rise:+.3f} | {_minutes(s['wall_s'])} | {_minutes(s['cpu_s'])} |"
         )
     for group in ("run", "control"):
         members = [s for label, s in rows.items() if label.startswith(group)]
@@ -90,9 +92,13 @@ def table(rows: dict[str, dict[str, float]]) -> str:
         r = np.asarray([s["p_golden_end"] - s["p_golden_start"] for s in members])
         lines.append(
             f"| **{group}, mean +- sd** | | | | **{d.mean():+.3f} +- {d.std(ddof=1):.3f}** | | | "
-            f"| **{r.mean():+.3f} +- {r.std(ddof=1):.3f}** | |"
+            f"| **{r.mean():+.3f} +- {r.std(ddof=1):.3f}** | | |"
         )
     return head + "\n".join(lines) + "\n"
+
+
+def _minutes(seconds: float) -> str:
+    return "n/a" if not np.isfinite(seconds) else f"{seconds / 60:.1f} min"
 
 
 def run_command(config: str, workdir: str, seed: int, extra: Sequence[str]) -> list[str]:
@@ -114,11 +120,20 @@ def run_once(cmd: list[str], workdir: str) -> None:
         print(f"[learning] {workdir}: finished before, kept", flush=True)
         return
     print("[learning] " + " ".join(cmd), flush=True)
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), _children_cpu_s()
     subprocess.run(cmd, check=True)
     os.makedirs(workdir, exist_ok=True)
+    # CPU seconds too: on a shared machine the wall time says more about the other tenants.
+    record = {"wall_s": time.perf_counter() - t0, "cpu_s": _children_cpu_s() - cpu0}
     with open(timing, "w") as f:
-        json.dump({"wall_s": time.perf_counter() - t0, "command": cmd}, f)
+        json.dump({**record, "load_avg_1m": os.getloadavg()[0], "command": cmd}, f)
+
+
+def _children_cpu_s() -> float:
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -163,3 +163,30 @@ def test_plots_draw_runs_and_controls(tmp_path):
     np.testing.assert_allclose(plots.trailing_mean(np.array([1.0, 3.0, 5.0, 7.0]), 2), [1, 2, 4, 6])
     with pytest.raises(FileNotFoundError):
         plots.metrics_path(str(tmp_path / "nothing"))
+
+
+def test_learning_table_quarters_and_rows(tmp_path):
+    import statistics
+
+    from gamecwm_jax.bench import learning
+
+    rewards = [0.30, 0.40, 0.20, 0.50, 0.5, 0.6, 0.9, 0.8]
+    t = learning.quarter_trend(rewards)
+    assert t["first"] == pytest.approx(0.35) and t["last"] == pytest.approx(0.85)
+    se = (statistics.variance([0.3, 0.4]) / 2 + statistics.variance([0.9, 0.8]) / 2) ** 0.5
+    assert t["two_se"] == pytest.approx(2 * se)
+    for name, p_end in (("run_s0", 0.8), ("run_s1", 0.7), ("control_s0", 0.2)):
+        os.makedirs(tmp_path / name / "rl")
+        with open(tmp_path / name / "rl" / "metrics.jsonl", "w") as f:
+            f.write(json.dumps({"step": 0, "menu/p_golden": 0.25}) + "\n")
+            for i, r in enumerate(rewards):
+                row = {"step": i + 1, "reward/mean": r, "menu/p_golden": p_end}
+                f.write(json.dumps(row) + "\n")
+    rows = {
+        n: learning.summarize_run(str(tmp_path / n)) for n in ("run_s0", "run_s1", "control_s0")
+    }
+    assert rows["run_s0"]["p_golden_start"] == 0.25 and rows["run_s0"]["steps"] == 8
+    md = learning.table(rows)
+    assert "| run_s0 | 8 | 0.350 | 0.850 | +0.500 |" in md
+    assert "**+0.500 +- 0.000**" in md and "**+0.500 +- 0.071**" in md  # rises 0.55, 0.45
+    assert "control, mean" not in md  # one control seed: no spread to report
