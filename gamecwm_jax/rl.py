@@ -13,7 +13,8 @@ base weights, then GRPO. Each step:
      with one update per batch the old log-probs are the stopped-gradient current
      ones, as in TRL, so the ratio is exactly 1 whatever the dtype);
   3. score them with the verifier's sandboxed worker pool;
-  4. group-relative advantages (negative ones scaled by `rl.neg_weight`, 1 = GRPO);
+  4. group-relative advantages (negative ones scaled by `rl.neg_weight`, 1 = GRPO;
+     `rl.control` = shuffle / zero removes the verifier's information for a control run);
      groups whose rewards are all equal carry no policy-gradient signal (counted):
      with `beta == 0` they are dropped from the update, with `beta > 0` they stay
      with advantage 0 so the KL term still holds the policy near the reference on
@@ -25,7 +26,9 @@ base weights, then GRPO. Each step:
 Everything the next step depends on (LoRA, optimizer state, PRNG key, step,
 data position) is checkpointed; rerunning the same command resumes from the
 last complete checkpoint and continues exactly as the uninterrupted run would.
-Writes `<workdir>/rl/`: checkpoints, metrics.jsonl, tb/, rewards.png, adapter/,
+With `data.menu` set, every step (and step 0, before any update) also logs the exact
+probability of every menu program (train/menu.py), a noise-free view of the policy.
+Writes `<workdir>/rl/`: checkpoints, metrics.jsonl, tb/, rewards.png, adapter/, menu.json,
 and `<workdir>/export/` (PEFT adapter + merged safetensors).
 """
 
@@ -48,8 +51,10 @@ from gamecwm_jax.sampler import Sampler, bucket_length
 from gamecwm_jax.train import data as data_lib
 from gamecwm_jax.train import export as export_lib
 from gamecwm_jax.train import losses
+from gamecwm_jax.train import menu as menu_lib
 from gamecwm_jax.train.checkpoint import init_or_restore, train_state
 from gamecwm_jax.train.config import make_optimizer
+from gamecwm_jax.train.control import control_rewards
 from gamecwm_jax.train.metrics import MetricsLogger
 from gamecwm_jax.train.step import (
     grpo_grad,
@@ -206,6 +211,9 @@ def run_grpo(
     metrics: dict[str, Any] = {}
     g_size, micro = rc.group_size, rc.micro_batch_size
     with make_verifier(config) as verifier:
+        probe = menu_lib.make_probe(config, verifier, cfg, params, tokenizer, games, lcfg)
+        if probe is not None and start == 0:
+            logger.log(0, probe(lora), progress=False)  # the policy GRPO starts from (LoRA B = 0)
         for step in range(start + 1, rc.steps + 1):
             t0 = time.perf_counter()
             rng, k_sample = jax.random.split(rng)
@@ -229,8 +237,9 @@ def run_grpo(
             rewards = np.asarray([r.score for r in reports], np.float64)
             t2 = time.perf_counter()
 
+            adv_rewards = control_rewards(rewards, g_size, rc.control, config.seed, step)
             adv, zero_spread = losses.group_advantages(
-                rewards, g_size, rc.loss, rc.adv_eps, rc.neg_weight
+                adv_rewards, g_size, rc.loss, rc.adv_eps, rc.neg_weight
             )
             train_row = train_rows(zero_spread, adv, g_size, rc.beta, rc.neg_weight)
             lr_now = float(schedule(update_count(opt_state)))  # what this step's update uses
@@ -335,6 +344,8 @@ def run_grpo(
                 "tokens_per_s": (gen_tokens + n_trained * rc.inner_steps) / (t3 - t0),
                 "games": ",".join(batch_games),
             }
+            if probe is not None:
+                metrics.update(probe(lora))
             logger.log(step, metrics)
             if ckpt.should_save(step, rc.steps):
                 ckpt.save(

@@ -26,6 +26,7 @@ from gamecwm_jax.games.registry import resolve_games
 from gamecwm_jax.model import LoraConfig, init_lora, save_lora
 from gamecwm_jax.train import data as data_lib
 from gamecwm_jax.train import export as export_lib
+from gamecwm_jax.train import menu as menu_lib
 from gamecwm_jax.train.checkpoint import init_or_restore, train_state
 from gamecwm_jax.train.config import make_optimizer
 from gamecwm_jax.train.metrics import MetricsLogger
@@ -64,9 +65,7 @@ def run_sft(
     if os.path.isfile(os.path.join(out_dir, DONE)):
         logging.info("SFT already finished: %s", out_dir)
         return out_dir
-    examples = data_lib.sft_examples(
-        tokenizer, games, sc.max_len, config.data.use_system_prompt, config.data.prompt_style
-    )
+    examples = menu_lib.sft_examples_for(config, tokenizer, games)
     if not examples:
         raise ValueError(f"no SFT example fits sft.max_len={sc.max_len} for games {games}")
     per_step = sc.batch_size * sc.grad_accum

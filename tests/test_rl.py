@@ -248,7 +248,10 @@ def test_small_config_sft_then_grpo_then_eval_cli(tmp_path):
     assert "GRPO: 2 steps" in out and "| **all** |" in out  # eval.at_end of small_cpu
     assert os.path.isfile(os.path.join(workdir, "eval", "results.md"))
     rows = read_jsonl(os.path.join(workdir, "rl", "metrics.jsonl"))
-    assert [r["step"] for r in rows] == [1, 2]
+    # Step 0: the exact menu probabilities of the policy GRPO starts from (data.menu is set).
+    assert [r["step"] for r in rows] == [0, 1, 2]
+    assert all(0.0 <= r["menu/p_golden"] <= r["menu/mass"] <= 1.0 for r in rows)
+    rows = rows[1:]
     for key in (
         "reward/mean",
         "reward/static",

@@ -50,6 +50,11 @@ def default_config() -> ml_collections.ConfigDict:
     # "name": one line naming the game; only for tiny CPU models that cannot read rules anyway
     # (it cuts the sequence length, hence the step time, by more than half).
     c.data.prompt_style = "full"
+    # SFT on a menu of whole programs per game instead of the golden alone:
+    # "game:mutant_a+mutant_b;game2:..." names rule mutants of games/<game>/mutants.json;
+    # every subset of them applied to the golden is one SFT program (train/menu.py).
+    # GRPO then logs the exact probability of every menu program each step. "" = off.
+    c.data.menu = ""
 
     c.sft = ml_collections.ConfigDict()
     c.sft.epochs = 2.0  # 0 skips SFT
@@ -86,6 +91,10 @@ def default_config() -> ml_collections.ConfigDict:
     # Weight of negative advantages: 1 is GRPO; 0 updates only on samples that beat their
     # group's mean (positive sample reinforcement); see losses.group_advantages.
     c.rl.neg_weight = 1.0
+    # The control run: "shuffle" permutes each group's rewards before the advantages (same
+    # update sizes, no information from the verifier); "zero" zeroes every advantage (no
+    # update). The logged rewards are always the true ones. "none" is GRPO.
+    c.rl.control = "none"
     c.rl.lr = 2e-5
     c.rl.warmup_frac = 0.0
     c.rl.schedule = "constant"
@@ -166,6 +175,7 @@ def validate(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
         "sft.schedule": SCHEDULES,
         "rl.schedule": SCHEDULES,
         "rl.old_logprobs": ("sampler", "recompute"),
+        "rl.control": CONTROLS,
         "data.prompt_style": ("full", "name"),
         "model.dtype": ("float32", "bfloat16", "float16"),
     }
@@ -198,6 +208,7 @@ def validate(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
 
 
 SCHEDULES = ("cosine", "constant", "linear")
+CONTROLS = ("none", "shuffle", "zero")
 
 
 def make_schedule(name: str, lr: float, total_steps: int, warmup_frac: float) -> Callable:

@@ -56,7 +56,8 @@ class MetricsLogger:
 
             self.bar = tqdm(total=total_steps, initial=start_step, desc=desc, dynamic_ncols=True)
 
-    def log(self, step: int, metrics: dict[str, Any]) -> None:
+    def log(self, step: int, metrics: dict[str, Any], progress: bool = True) -> None:
+        """One row; `progress=False` for a row that is not a step (e.g. step 0, before any)."""
         record = {"step": int(step), **{k: _plain(v) for k, v in metrics.items()}}
         with open(self.path, "a") as f:
             f.write(json.dumps(record) + "\n")
@@ -65,7 +66,7 @@ class MetricsLogger:
                 if k != "step" and isinstance(v, (int, float)) and v is not None:
                     self.tb.add_scalar(k.replace(".", "/"), v, step)
             self.tb.flush()
-        if self.bar is not None:
+        if self.bar is not None and progress:
             self.bar.update(1)
             shown = {k: record[k] for k in ("loss", "reward/mean", "kl", "step_s") if k in record}
             self.bar.set_postfix({k: f"{v:.3g}" for k, v in shown.items() if v is not None})
