@@ -17,6 +17,7 @@ from gamecwm_jax.games.play import observation_history, random_trajectory
 from gamecwm_jax.games.registry import Game
 from gamecwm_jax.verify import _worker
 from gamecwm_jax.verify.config import RewardConfig
+from gamecwm_jax.verify.suite import suite_trajectories
 
 
 def rng_for(seed: int, game: str, *parts: Any) -> random.Random:
@@ -31,7 +32,7 @@ class GoldenPlan:
     rollout_steps: int  # cap on one rollout's length
     bound_checked: bool  # rollouts run to max_game_length + 1, so the bound is checked
     dynamics_seeds: list[str]
-    semantic_actions: list[list[str]]  # golden-driven random games
+    semantic_actions: list[list[str]]  # golden-driven random games, then the coverage suite
     semantic_traces: list[dict]  # the golden's records along them
     mean_length: float  # mean golden game length (capped)
     scenarios: list[dict[str, Any]]
@@ -134,6 +135,10 @@ def golden_plan(name: str, seed: int, config: RewardConfig) -> GoldenPlan:
             )
             leak_actions.append(list(other))
     leak_traces = [_worker.trace(golden, a, n) for a in leak_actions]
+    if config.coverage_suites:  # after the resample queries, which index the random games
+        suite = suite_trajectories(game, golden)
+        semantic_actions = semantic_actions + suite
+        semantic_traces += [_worker.trace(golden, a, n) for a in suite]
     return GoldenPlan(
         game=game,
         seed=seed,

@@ -1,0 +1,104 @@
+"""Line and branch coverage of a golden along trajectories, with `sys.settrace`.
+
+Why our own tracer rather than the `coverage` package: we need, per trajectory, the first
+*step* at which each arc is executed, so a selected trajectory can be cut right after the
+last thing it is kept for (the verifier replays every suite step for every candidate).
+
+An arc is a pair (line before, line after) inside one function of golden.py, with
+-firstlineno standing for function entry and exit, as `coverage.py` counts branches. A
+trajectory is replayed exactly as the verifier replays it (`_worker.trace`: every state is
+observed through every getter), so "covered" means covered by what the verifier runs.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from typing import Any
+
+from gamecwm_jax.verify import _worker
+from gamecwm_jax.verify.ast_mutants import UNTRACED_FUNCTIONS
+
+Arc = tuple[int, int]
+
+
+def _code_objects(code: types.CodeType):
+    yield code
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            yield from _code_objects(const)
+
+
+def executable_lines(source: str) -> tuple[set[int], set[int]]:
+    """(lines inside functions that a trace can run, lines of untraced functions).
+
+    Module-level lines run once at import, not along a trajectory, so they are not counted.
+    """
+    module = compile(source, "<golden>", "exec", dont_inherit=True)
+    traced: set[int] = set()
+    untraced: set[int] = set()
+
+    def visit(code: types.CodeType, skip: bool) -> None:
+        for const in code.co_consts:
+            if isinstance(const, types.CodeType):
+                inner_skip = skip or const.co_name in UNTRACED_FUNCTIONS
+                lines = {line for _, _, line in const.co_lines() if line is not None}
+                lines.discard(const.co_firstlineno)  # the def line itself runs at import
+                (untraced if inner_skip else traced).update(lines)
+                visit(const, inner_skip)
+
+    visit(module, False)
+    return traced - untraced, untraced
+
+
+def load_traced(source: str, filename: str) -> types.ModuleType:
+    """The golden as a module whose code objects carry `filename` (the tracer's filter)."""
+    module = types.ModuleType("golden_traced")
+    exec(compile(source, filename, "exec", dont_inherit=True), module.__dict__)  # noqa: S102 - trusted golden
+    return module
+
+
+def arcs_by_step(
+    module: types.ModuleType, filename: str, actions: list[str], num_players: int
+) -> dict[Arc, int]:
+    """Every arc of `filename` executed while the verifier's trace replays `actions`,
+    mapped to the prefix length (number of actions) it first needs."""
+    first: dict[Arc, int] = {}
+    step = [0]
+
+    def global_tracer(frame: types.FrameType, event: str, arg: Any):
+        if event != "call" or frame.f_code.co_filename != filename:
+            return None
+        entry = -frame.f_code.co_firstlineno
+        last = [entry]
+
+        def local(frame: types.FrameType, event: str, arg: Any):
+            if event == "line":
+                arc = (last[0], frame.f_lineno)
+                last[0] = frame.f_lineno
+            elif event == "return":
+                arc = (last[0], entry)
+            else:
+                return local
+            if arc not in first:
+                first[arc] = step[0]
+            return local
+
+        return local
+
+    previous = sys.gettrace()
+    sys.settrace(global_tracer)
+    try:
+        ok, state = _worker.call(module.get_initial_state)
+        _worker.observe(module, state, num_players)
+        for t, action in enumerate(actions):
+            step[0] = t + 1
+            state = module.apply_action(state, action)
+            _worker.observe(module, state, num_players)
+    finally:
+        sys.settrace(previous)
+    return first
+
+
+def lines_of(arcs) -> set[int]:
+    return {b for _, b in arcs if b > 0} | {a for a, _ in arcs if a > 0}
