@@ -64,11 +64,16 @@ def _on_alarm(signum, frame):
 
 def first_differences(module, job: dict) -> list[int | None]:
     """For each trajectory, the first state index whose record differs from the golden's
-    (a missing state -- apply_action raised, or the trajectory timed out -- differs)."""
+    (a missing state -- apply_action raised, or the trajectory timed out -- differs).
+
+    After the first timeout the remaining trajectories are not run (None): a mutant that
+    hangs once usually hangs on every game, and one exposing trajectory is all selection
+    needs; running the rest would cost a timeout each."""
     out: list[int | None] = []
     n = job["num_players"]
     for actions, golden in zip(job["trajectories"], job["golden_keys"]):
         diff: int | None = None
+        timed_out = False
         signal.setitimer(signal.ITIMER_REAL, job["trajectory_timeout_s"])
         try:
             ok, state = _worker.call(module.get_initial_state)
@@ -82,9 +87,13 @@ def first_differences(module, job: dict) -> list[int | None]:
                 t += 1
         except _worker.QueryTimeout:
             diff = t
+            timed_out = True
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
         out.append(diff)
+        if timed_out:  # a mutant that hangs once likely hangs everywhere: one is enough
+            out += [None] * (len(job["trajectories"]) - len(out))
+            break
     return out
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import random
-from typing import Iterator
+from collections.abc import Iterator
 
 # Functions a golden-driven trace never calls: their mutants cannot differ on a trajectory.
 UNTRACED_FUNCTIONS = ("get_player_name", "resample_history")
@@ -111,9 +111,9 @@ def _skipped_subtrees(tree: ast.Module) -> set[int]:
                 mark(a.annotation)
         elif isinstance(node, ast.AnnAssign):
             mark(node.annotation)
-        elif isinstance(node, ast.JoinedStr):
-            mark(node)
-        elif isinstance(node, ast.ImportFrom) and node.module == "__future__":
+        elif isinstance(node, ast.JoinedStr) or (
+            isinstance(node, ast.ImportFrom) and node.module == "__future__"
+        ):
             mark(node)
         body = getattr(node, "body", None)
         if (
@@ -164,9 +164,7 @@ def _sites_of(index: int, node: ast.AST) -> Iterator[Site]:
         if isinstance(stmts, list):
             for pos, stmt in enumerate(stmts):
                 if isinstance(stmt, ast.stmt) and _removable(stmt):
-                    yield Site(
-                        index, "stmt", (field, pos), stmt.lineno, stmt.col_offset
-                    )
+                    yield Site(index, "stmt", (field, pos), stmt.lineno, stmt.col_offset)
 
 
 def enumerate_sites(source: str) -> list[Site]:

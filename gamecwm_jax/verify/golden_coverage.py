@@ -22,13 +22,6 @@ from gamecwm_jax.verify.ast_mutants import UNTRACED_FUNCTIONS
 Arc = tuple[int, int]
 
 
-def _code_objects(code: types.CodeType):
-    yield code
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            yield from _code_objects(const)
-
-
 def executable_lines(source: str) -> tuple[set[int], set[int]]:
     """(lines inside functions that a trace can run, lines of untraced functions).
 
@@ -49,6 +42,48 @@ def executable_lines(source: str) -> tuple[set[int], set[int]]:
 
     visit(module, False)
     return traced - untraced, untraced
+
+
+def import_time_lines(source: str) -> set[int]:
+    """Lines inside functions that run while the module is imported (helpers that build
+    tables, such as a neighbour list): no trajectory runs them again, but they are not dead."""
+    filename = "<golden-import>"
+    hit: set[int] = set()
+
+    def tracer(frame: types.FrameType, event: str, arg: Any):
+        if frame.f_code.co_filename != filename or frame.f_code.co_name == "<module>":
+            return None
+
+        def local(frame: types.FrameType, event: str, arg: Any):
+            if event == "line":
+                hit.add(frame.f_lineno)
+            return local
+
+        return local
+
+    previous = sys.gettrace()
+    sys.settrace(tracer)
+    try:
+        load_traced(source, filename)
+    finally:
+        sys.settrace(previous)
+    return hit
+
+
+def coverage_summary(source: str, reached: set[Arc]) -> dict[str, Any]:
+    """What `reached` (the arcs that random play ran) covers of golden.py, as stored in a
+    suite file: unreached lines are the ones no game ran, import-time helpers aside."""
+    lines, untraced = executable_lines(source)
+    covered = lines_of(reached) & lines
+    at_import = (lines - covered) & import_time_lines(source)
+    return {
+        "lines": len(lines),
+        "lines_covered": len(covered),
+        "import_only_lines": sorted(at_import),
+        "unreached_lines": sorted(lines - covered - at_import),
+        "untraced_function_lines": len(untraced),
+        "arcs_reached": len(reached),
+    }
 
 
 def load_traced(source: str, filename: str) -> types.ModuleType:
@@ -89,7 +124,7 @@ def arcs_by_step(
     previous = sys.gettrace()
     sys.settrace(global_tracer)
     try:
-        ok, state = _worker.call(module.get_initial_state)
+        state = module.get_initial_state()
         _worker.observe(module, state, num_players)
         for t, action in enumerate(actions):
             step[0] = t + 1

@@ -72,6 +72,7 @@ def probe_one(
             [sys.executable, "-S", "-s", str(CHILD)],
             input=json.dumps(job),
             capture_output=True,
+            check=False,
             text=True,
             timeout=wall,
             env={"PYTHONHASHSEED": "0"},
@@ -97,9 +98,7 @@ def probe(
 ) -> list[ProbeResult]:
     """probe_one for every source, `workers` subprocesses at a time, results in order."""
     with concurrent.futures.ThreadPoolExecutor(max(1, workers)) as pool:
-        futures = [
-            pool.submit(probe_one, s, trajectories, keys, num_players) for s in sources
-        ]
+        futures = [pool.submit(probe_one, s, trajectories, keys, num_players) for s in sources]
         out = []
         for f in futures:
             out.append(f.result())

@@ -51,8 +51,9 @@ from gamecwm_jax.verify.suite import SUITE_FILE, golden_digest, greedy_cover, re
 class Settings:
     seed: int = 0  # selection pool and selection games
     fresh_seed: int = 1  # the measurement pool and its games
-    pool: int = 60  # mutants per pool
-    pool_steps: int = 12000  # actions of random golden play per game (selection or difference)
+    pool: int = 40  # mutants per pool
+    pool_steps: int = 4000  # actions of random golden play per game (selection or difference)
+    min_games: int = 30  # long games get more steps than pool_steps
     max_games: int = 400
     workers: int = 1
 
@@ -60,7 +61,9 @@ class Settings:
 def random_games(game: Game, golden, tag: str, seed: int, settings: Settings) -> list[list[str]]:
     """Seeded random golden games, played to the end, until `pool_steps` actions in all."""
     games, steps = [], 0
-    while steps < settings.pool_steps and len(games) < settings.max_games:
+    while len(games) < settings.min_games or (
+        steps < settings.pool_steps and len(games) < settings.max_games
+    ):
         rng = rng_for(seed, game.name, tag, len(games))
         actions = random_trajectory(golden, rng, game.max_game_length)
         games.append(actions)
@@ -89,21 +92,36 @@ def _pool_stats(results: list[ProbeResult]) -> dict[str, int]:
     }
 
 
+def candidate_games(name: str, settings: Settings) -> tuple[list[list[str]], list[dict]]:
+    """The games a suite is selected from (scenarios, then seeded random games) and the
+    arcs of golden.py each one runs, with the prefix length each arc needs."""
+    game = get_game(name)
+    golden = game.load_golden()
+    candidates = scenario_games(game, golden) + random_games(
+        game, golden, "coverage", settings.seed, settings
+    )
+    filename = f"<golden:{name}>"
+    traced = gc.load_traced(game.golden_source, filename)
+    arcs = [
+        gc.arcs_by_step(traced, filename, a, game.num_players)
+        for a in tqdm(candidates, desc=f"{name}: coverage", leave=False)
+    ]
+    return candidates, arcs
+
+
+def recount(name: str, settings: Settings) -> dict[str, Any]:
+    """The coverage block of a suite file, recomputed without running any mutant."""
+    _, arcs = candidate_games(name, settings)
+    return gc.coverage_summary(get_game(name).golden_source, set().union(*arcs))
+
+
 def build_suite(name: str, settings: Settings) -> dict[str, Any]:
     """Selects the coverage suite of `name` (see the module docstring); returns the file."""
     game = get_game(name)
     source = game.golden_source
     golden = game.load_golden()
     n = game.num_players
-    candidates = scenario_games(game, golden) + random_games(
-        game, golden, "coverage", settings.seed, settings
-    )
-    filename = f"<golden:{name}>"
-    traced = gc.load_traced(source, filename)
-    arcs = [
-        gc.arcs_by_step(traced, filename, a, n)
-        for a in tqdm(candidates, desc=f"{name}: coverage", leave=False)
-    ]
+    candidates, arcs = candidate_games(name, settings)
     mutants = generate(source, settings.seed, settings.pool)
     keys = golden_keys(golden, candidates, n)
     with tqdm(total=len(mutants), desc=f"{name}: mutants", leave=False) as bar:
@@ -115,8 +133,6 @@ def build_suite(name: str, settings: Settings) -> dict[str, Any]:
                 needs[j][("mutant", m.id)] = d
     chosen = greedy_cover(needs)
     reached = set().union(*arcs) if arcs else set()
-    lines, untraced = gc.executable_lines(source)
-    covered_lines = gc.lines_of(reached) & lines
     trajectories = []
     for j, length in chosen:
         kills = sorted(e[1] for e, k in needs[j].items() if isinstance(e[0], str) and k <= length)
@@ -128,20 +144,18 @@ def build_suite(name: str, settings: Settings) -> dict[str, Any]:
             f"`python -m gamecwm_jax.verify.mutate --game {name} --write` (see that module)."
         ),
         "golden": golden_digest(source),
-        "settings": {"seed": settings.seed, "pool": settings.pool, "pool_steps": settings.pool_steps},
+        "settings": {
+            "seed": settings.seed,
+            "pool": settings.pool,
+            "pool_steps": settings.pool_steps,
+        },
         "selection": {
             "games": len(candidates),
             "game_steps": sum(len(a) for a in candidates),
             "mutants": stats,
             "exposed_by_suite": stats["behaviour_different"],
         },
-        "coverage": {
-            "lines": len(lines),
-            "lines_covered": len(covered_lines),
-            "unreached_lines": sorted(lines - covered_lines),
-            "untraced_function_lines": len(untraced),
-            "arcs_reached": len(reached),
-        },
+        "coverage": gc.coverage_summary(source, reached),
         "steps": sum(len(t["actions"]) for t in trajectories),
         "trajectories": trajectories,
     }
@@ -178,9 +192,7 @@ def kill_rate(
     keys = golden_keys(golden, games, n)
     with tqdm(total=len(mutants), desc=f"{name}: fresh mutants", leave=False) as bar:
         results = probe([m.source for m in mutants], games, keys, n, settings.workers, bar)
-    different = [
-        m for m, r in zip(mutants, results) if r.different and r.load_error is None
-    ]
+    different = [m for m, r in zip(mutants, results) if r.different and r.load_error is None]
     start = time.perf_counter()
     reports = verifier.verify_batch([(m.source, name) for m in different], config=config)
     seconds = time.perf_counter() - start
@@ -194,7 +206,7 @@ def kill_rate(
     stats["killed"] = len(different) - len(survivors)
     stats["rate"] = stats["killed"] / len(different) if different else None
     stats["survivors"] = survivors
-    stats["equivalent"] = stats["size"] - len(different) - stats["stillborn"]
+    stats["equivalent"] = stats["size"] - len(different) - stats["stillborn"] - stats["errors"]
     stats["settings"] = {"seed": settings.fresh_seed, "excluded_seed": settings.seed}
     stats["verify_s"] = round(seconds, 2)
     return stats
@@ -203,8 +215,10 @@ def kill_rate(
 def table(names: list[str]) -> str:
     """The Markdown table of the fresh-pool kill rates stored in the suite files."""
     rows = [
-        "| game | suite trajectories | suite steps | lines covered | fresh pool | stillborn "
-        "| equivalent | behaviour-different | killed | rate |",
+        (
+            "| game | suite trajectories | suite steps | lines covered | fresh pool | stillborn "
+            "| equivalent | behaviour-different | killed | rate |"
+        ),
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     totals = [0, 0]
@@ -252,14 +266,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", action="store_true", help="select and write the suite")
     parser.add_argument("--kill-rate", action="store_true", help="score the fresh pool")
     parser.add_argument("--table", action="store_true", help="the kill-rate table (files)")
+    parser.add_argument(
+        "--recount", action="store_true", help="refresh a suite's coverage figures only"
+    )
     parser.add_argument("--seed", type=int, default=Settings.seed)
     parser.add_argument("--fresh-seed", type=int, default=Settings.fresh_seed)
     parser.add_argument("--pool", type=int, default=Settings.pool, help="mutants per pool")
     parser.add_argument("--pool-steps", type=int, default=Settings.pool_steps)
     parser.add_argument("--workers", type=int, default=Settings.workers)
     args = parser.parse_args(argv)
-    if not (args.list or args.write or args.kill_rate or args.table):
-        parser.error("say what to do: --list, --write, --kill-rate and/or --table")
+    if not (args.list or args.write or args.kill_rate or args.table or args.recount):
+        parser.error("say what to do: --list, --write, --kill-rate, --recount and/or --table")
     if args.fresh_seed == args.seed:
         parser.error("--fresh-seed must differ from --seed (the pool must be fresh)")
     names = resolve_games(args.game)
@@ -278,7 +295,9 @@ def main(argv: list[str] | None = None) -> int:
                 data = build_suite(name, settings)
                 old = read_suite(game) or {}
                 if old.get("golden") == data["golden"] and "fresh_pool" in old:
-                    data["fresh_pool"] = old["fresh_pool"]  # same golden; a new one is measured below
+                    data["fresh_pool"] = old[
+                        "fresh_pool"
+                    ]  # same golden; a new one is measured below
                 _write(game, data)
                 cov = data["coverage"]
                 print(
@@ -289,6 +308,11 @@ def main(argv: list[str] | None = None) -> int:
                     f"({time.perf_counter() - start:.0f} s)",
                     flush=True,
                 )
+            if args.recount and not args.write:
+                suite = read_suite(game)
+                if suite is not None:
+                    suite["coverage"] = recount(name, settings)
+                    _write(game, suite)
             if args.kill_rate:
                 suite = read_suite(game)
                 if suite is None:

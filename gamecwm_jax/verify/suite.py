@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import types
-from typing import Hashable
+from collections.abc import Hashable
 
 from gamecwm_jax.games.registry import TERMINAL, Game
 
@@ -28,9 +28,7 @@ def golden_digest(source: str) -> str:
     return hashlib.sha256(source.encode()).hexdigest()[:16]
 
 
-def greedy_cover(
-    needs: list[dict[Hashable, int]], overhead: float = 10.0
-) -> list[tuple[int, int]]:
+def greedy_cover(needs: list[dict[Hashable, int]], overhead: float = 10.0) -> list[tuple[int, int]]:
     """A small set of trajectory prefixes that covers every element any trajectory covers.
 
     needs[j] maps each element trajectory j covers (an arc, a mutant it exposes) to the
