@@ -62,36 +62,47 @@ def _on_alarm(signum, frame):
     raise _worker.QueryTimeout()
 
 
+def _first_difference(
+    module, actions, golden, n: int, timeout_s: float, where: list[int]
+) -> int | None:
+    """The first differing state index along one trajectory (None: none); raises
+    QueryTimeout when the trajectory takes longer than timeout_s, with where[0] the state
+    it had reached."""
+    signal.setitimer(signal.ITIMER_REAL, timeout_s)
+    try:
+        ok, state = _worker.call(module.get_initial_state)
+        for t in range(len(golden)):
+            where[0] = t
+            if not ok or record_key(_worker.observe(module, state, n)) != golden[t]:
+                return t
+            if t < len(actions):
+                ok, state = _worker.call(module.apply_action, state, actions[t])
+        return None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
 def first_differences(module, job: dict) -> list[int | None]:
     """For each trajectory, the first state index whose record differs from the golden's
-    (a missing state -- apply_action raised, or the trajectory timed out -- differs).
+    (a missing state -- apply_action raised -- differs).
 
-    After the first timeout the remaining trajectories are not run (None): a mutant that
-    hangs once usually hangs on every game, and one exposing trajectory is all selection
-    needs; running the rest would cost a timeout each."""
+    A trajectory that times out is run once more with ten times the time (a busy machine
+    is not a behaviour change); timing out again counts as a difference after the step that hung, and
+    the remaining trajectories are not run (None): a mutant that hangs once usually hangs
+    on every game, one exposing trajectory is all selection needs, and each further
+    trajectory would cost a timeout."""
     out: list[int | None] = []
     n = job["num_players"]
+    timeout = job["trajectory_timeout_s"]
     for actions, golden in zip(job["trajectories"], job["golden_keys"]):
-        diff: int | None = None
-        timed_out = False
-        signal.setitimer(signal.ITIMER_REAL, job["trajectory_timeout_s"])
+        where = [0]
         try:
-            ok, state = _worker.call(module.get_initial_state)
-            t = 0
-            while diff is None and t < len(golden):
-                if not ok or record_key(_worker.observe(module, state, n)) != golden[t]:
-                    diff = t
-                    break
-                if t < len(actions):
-                    ok, state = _worker.call(module.apply_action, state, actions[t])
-                t += 1
+            try:
+                out.append(_first_difference(module, actions, golden, n, timeout, where))
+            except _worker.QueryTimeout:
+                out.append(_first_difference(module, actions, golden, n, 10 * timeout, where))
         except _worker.QueryTimeout:
-            diff = t
-            timed_out = True
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-        out.append(diff)
-        if timed_out:  # a mutant that hangs once likely hangs everywhere: one is enough
+            out.append(min(where[0] + 1, len(actions)))  # the state after the step that hung
             out += [None] * (len(job["trajectories"]) - len(out))
             break
     return out

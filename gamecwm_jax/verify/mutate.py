@@ -8,8 +8,9 @@
 
 **Selection** (`--write`): random golden games (seeded, up to `--pool-steps` actions in all)
 and the game's scenarios are replayed on the golden under a line tracer
-(`golden_coverage.py`) and on every mutant of the seed-`--seed` pool (`ast_mutants.py`,
-each mutant in a subprocess with timeouts, `mutant_probe.py`). Greedy set cover
+(`golden_coverage.py`) and on every mutant of the seed-`--seed` pool (`ast_mutants.py`)
+and of the game's `mutants.json` (each mutant in a subprocess with timeouts,
+`mutant_probe.py`). Greedy set cover
 (`suite.greedy_cover`) then picks trajectory prefixes that execute every arc the random
 games reach and expose every mutant any of them exposes; they go to
 `games/<game>/coverage.json` with what they cover and which golden lines no game reached.
@@ -43,6 +44,7 @@ from gamecwm_jax.verify import golden_coverage as gc
 from gamecwm_jax.verify.ast_mutants import Mutant, generate
 from gamecwm_jax.verify.config import RewardConfig
 from gamecwm_jax.verify.mutant_probe import ProbeResult, golden_keys, probe
+from gamecwm_jax.verify.mutants import apply_mutant, load_mutants
 from gamecwm_jax.verify.plan import rng_for
 from gamecwm_jax.verify.suite import SUITE_FILE, golden_digest, greedy_cover, read_suite
 
@@ -92,6 +94,19 @@ def _pool_stats(results: list[ProbeResult]) -> dict[str, int]:
     }
 
 
+def committed_mutants(name: str) -> dict[str, str]:
+    """The game's hand-written rule mutants (mutants.json), name -> source: the suite must
+    expose them too, so the verifier's regression list never depends on random luck."""
+    source = get_game(name).golden_source
+    out = {}
+    for mutant in load_mutants(name):
+        try:
+            out[mutant["name"]] = apply_mutant(source, mutant)
+        except ValueError:
+            continue  # a stale mutant; tests/verify/test_mutants.py reports it
+    return out
+
+
 def candidate_games(name: str, settings: Settings) -> tuple[list[list[str]], list[dict]]:
     """The games a suite is selected from (scenarios, then seeded random games) and the
     arcs of golden.py each one runs, with the prefix length each arc needs."""
@@ -123,21 +138,24 @@ def build_suite(name: str, settings: Settings) -> dict[str, Any]:
     n = game.num_players
     candidates, arcs = candidate_games(name, settings)
     mutants = generate(source, settings.seed, settings.pool)
+    committed = committed_mutants(name)
     keys = golden_keys(golden, candidates, n)
-    with tqdm(total=len(mutants), desc=f"{name}: mutants", leave=False) as bar:
-        results = probe([m.source for m in mutants], candidates, keys, n, settings.workers, bar)
+    sources = [m.source for m in mutants] + list(committed.values())
+    with tqdm(total=len(sources), desc=f"{name}: mutants", leave=False) as bar:
+        results = probe(sources, candidates, keys, n, settings.workers, bar)
     needs: list[dict[Any, int]] = [dict(a) for a in arcs]
-    for m, r in zip(mutants, results):
+    ids = [m.id for m in mutants] + [f"committed:{c}" for c in committed]
+    for mutant_id, r in zip(ids, results):
         for j, d in enumerate(r.first_diff):
             if d is not None:
-                needs[j][("mutant", m.id)] = d
+                needs[j][("mutant", mutant_id)] = d
     chosen = greedy_cover(needs)
     reached = set().union(*arcs) if arcs else set()
     trajectories = []
     for j, length in chosen:
         kills = sorted(e[1] for e, k in needs[j].items() if isinstance(e[0], str) and k <= length)
         trajectories.append({"actions": candidates[j][:length], "exposes": kills})
-    stats = _pool_stats(results)
+    stats = _pool_stats(results[: len(mutants)])
     return {
         "about": (
             "Coverage suite of golden.py, replayed by the semantics tier. Regenerate with "
@@ -153,23 +171,13 @@ def build_suite(name: str, settings: Settings) -> dict[str, Any]:
             "games": len(candidates),
             "game_steps": sum(len(a) for a in candidates),
             "mutants": stats,
-            "exposed_by_suite": stats["behaviour_different"],
+            "committed_mutants": len(committed),
+            "committed_exposed": sum(r.different for r in results[len(mutants) :]),
         },
         "coverage": gc.coverage_summary(source, reached),
         "steps": sum(len(t["actions"]) for t in trajectories),
         "trajectories": trajectories,
     }
-
-
-def suite_coverage(name: str, trajectories: list[list[str]]) -> set[gc.Arc]:
-    """Arcs of golden.py the given trajectories execute (an independent recount)."""
-    game = get_game(name)
-    filename = f"<golden:{name}>"
-    traced = gc.load_traced(game.golden_source, filename)
-    out: set[gc.Arc] = set()
-    for actions in trajectories:
-        out |= set(gc.arcs_by_step(traced, filename, actions, game.num_players))
-    return out
 
 
 def fresh_pool(name: str, settings: Settings) -> list[Mutant]:
