@@ -12,14 +12,41 @@ observed through every getter), so "covered" means covered by what the verifier 
 
 from __future__ import annotations
 
+import ast
 import sys
 import types
 from typing import Any
 
+from gamecwm_jax.games.registry import REQUIRED_FUNCTIONS
 from gamecwm_jax.verify import _worker
 from gamecwm_jax.verify.ast_mutants import UNTRACED_FUNCTIONS
 
 Arc = tuple[int, int]
+
+
+def untraced_functions(source: str) -> set[str]:
+    """Top-level functions a trace never calls: `UNTRACED_FUNCTIONS` and the helpers that
+    only they use (such as the backtracking search behind a `resample_history`)."""
+    tree = ast.parse(source)
+    functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+    users: dict[str, set[str]] = {f: set() for f in functions}
+    for user, node in [(None, n) for n in tree.body if not isinstance(n, ast.FunctionDef)] + [
+        (name, n) for name, n in functions.items()
+    ]:
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Name) and sub.id in users and sub.id != user:
+                users[sub.id].add(user or "<module>")
+    for f in REQUIRED_FUNCTIONS:  # the harness calls the interface itself
+        users.get(f, set()).add("<harness>")
+    out = {f for f in UNTRACED_FUNCTIONS if f in functions}
+    changed = True
+    while changed:
+        changed = False
+        for f, used_by in users.items():
+            if f not in out and used_by and used_by <= out:
+                out.add(f)
+                changed = True
+    return out
 
 
 def executable_lines(source: str) -> tuple[set[int], set[int]]:
@@ -28,13 +55,14 @@ def executable_lines(source: str) -> tuple[set[int], set[int]]:
     Module-level lines run once at import, not along a trajectory, so they are not counted.
     """
     module = compile(source, "<golden>", "exec", dont_inherit=True)
+    untraced_names = untraced_functions(source)
     traced: set[int] = set()
     untraced: set[int] = set()
 
     def visit(code: types.CodeType, skip: bool) -> None:
         for const in code.co_consts:
             if isinstance(const, types.CodeType):
-                inner_skip = skip or const.co_name in UNTRACED_FUNCTIONS
+                inner_skip = skip or (code is module and const.co_name in untraced_names)
                 lines = {line for _, _, line in const.co_lines() if line is not None}
                 lines.discard(const.co_firstlineno)  # the def line itself runs at import
                 (untraced if inner_skip else traced).update(lines)

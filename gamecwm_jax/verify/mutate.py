@@ -224,21 +224,22 @@ def table(names: list[str]) -> str:
     """The Markdown table of the fresh-pool kill rates stored in the suite files."""
     rows = [
         (
-            "| game | suite trajectories | suite steps | lines covered | fresh pool | stillborn "
-            "| equivalent | behaviour-different | killed | rate |"
+            "| game | selection pool | suite trajectories | suite steps | lines covered "
+            "| fresh pool | stillborn | equivalent | behaviour-different | killed | rate |"
         ),
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     totals = [0, 0]
     for name in names:
         suite = read_suite(get_game(name))
         if not suite:
-            rows.append(f"| {name} | no suite | | | | | | | | |")
+            rows.append(f"| {name} | no suite | | | | | | | | | |")
             continue
         cov = suite["coverage"]
         f = suite.get("fresh_pool")
         lead = (
-            f"| {name} | {len(suite['trajectories'])} | {suite['steps']} "
+            f"| {name} | {suite['settings']['pool']} | {len(suite['trajectories'])} "
+            f"| {suite['steps']} "
             f"| {cov['lines_covered']}/{cov['lines']} "
         )
         if not f:
@@ -253,7 +254,7 @@ def table(names: list[str]) -> str:
         )
     if totals[0]:
         rows.append(
-            f"| **all** | | | | | | | {totals[0]} | {totals[1]} "
+            f"| **all** | | | | | | | | {totals[0]} | {totals[1]} "
             f"| {100 * totals[1] / totals[0]:.1f}% |"
         )
     return "\n".join(rows)
