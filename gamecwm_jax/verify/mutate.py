@@ -53,7 +53,8 @@ from gamecwm_jax.verify.suite import SUITE_FILE, golden_digest, greedy_cover, re
 class Settings:
     seed: int = 0  # selection pool and selection games
     fresh_seed: int = 1  # the measurement pool and its games
-    pool: int = 40  # mutants per pool
+    pool: int = 40  # mutants in the selection pool
+    fresh_pool: int = 40  # mutants in the measurement pool
     pool_steps: int = 4000  # actions of random golden play per game (selection or difference)
     min_games: int = 30  # long games get more steps than pool_steps
     max_games: int = 400
@@ -184,7 +185,7 @@ def fresh_pool(name: str, settings: Settings) -> list[Mutant]:
     """The measurement pool: seed `fresh_seed`, no mutant of the selection pool."""
     source = get_game(name).golden_source
     used = {m.id for m in generate(source, settings.seed, settings.pool)}
-    return generate(source, settings.fresh_seed, settings.pool, exclude=frozenset(used))
+    return generate(source, settings.fresh_seed, settings.fresh_pool, exclude=frozenset(used))
 
 
 def kill_rate(
@@ -280,7 +281,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=Settings.seed)
     parser.add_argument("--fresh-seed", type=int, default=Settings.fresh_seed)
-    parser.add_argument("--pool", type=int, default=Settings.pool, help="mutants per pool")
+    parser.add_argument("--pool", type=int, default=Settings.pool, help="selection pool size")
+    parser.add_argument("--fresh-pool", type=int, default=Settings.fresh_pool)
     parser.add_argument("--pool-steps", type=int, default=Settings.pool_steps)
     parser.add_argument("--workers", type=int, default=Settings.workers)
     args = parser.parse_args(argv)
@@ -290,7 +292,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--fresh-seed must differ from --seed (the pool must be fresh)")
     names = resolve_games(args.game)
     settings = Settings(
-        args.seed, args.fresh_seed, args.pool, args.pool_steps, workers=args.workers
+        seed=args.seed,
+        fresh_seed=args.fresh_seed,
+        pool=args.pool,
+        fresh_pool=args.fresh_pool,
+        pool_steps=args.pool_steps,
+        workers=args.workers,
     )
     verifier = None
     try:
@@ -302,12 +309,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.write:
                 start = time.perf_counter()
                 data = build_suite(name, settings)
-                old = read_suite(game) or {}
-                if old.get("golden") == data["golden"] and "fresh_pool" in old:
-                    data["fresh_pool"] = old[
-                        "fresh_pool"
-                    ]  # same golden; a new one is measured below
-                _write(game, data)
+                _write(game, data)  # a new suite: --kill-rate measures it anew
                 cov = data["coverage"]
                 print(
                     f"{name}: {len(data['trajectories'])} trajectories, {data['steps']} steps; "
