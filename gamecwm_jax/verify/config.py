@@ -61,6 +61,9 @@ class RewardConfig:
     # candidate's apply_action must raise on them (games/API.md).
     illegal_probes: int = 2
     # --- budgets -------------------------------------------------------------------------
+    # Replay the game's coverage suite (games/<game>/coverage.json) in the semantics tier,
+    # after the random golden-driven games (False: random games only, as before).
+    coverage_suites: bool = True
     dynamics_rollouts: int = 12  # candidate-driven random games
     semantics_rollouts: int = 24  # golden-driven random games
     resample_queries: int = 32  # (history prefix, player) pairs for resample_history

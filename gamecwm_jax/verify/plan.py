@@ -17,6 +17,7 @@ from gamecwm_jax.games.play import observation_history, random_trajectory
 from gamecwm_jax.games.registry import Game
 from gamecwm_jax.verify import _harness
 from gamecwm_jax.verify.config import RewardConfig
+from gamecwm_jax.verify.suite import suite_trajectories
 
 
 def rng_for(seed: int, game: str, *parts: Any) -> random.Random:
@@ -201,6 +202,14 @@ def golden_plan(name: str, seed: int, config: RewardConfig) -> GoldenPlan:
             )
             leak_actions.append(list(other))
     leak_traces = [_harness.trace(golden, a, n) for a in leak_actions]
+    if config.coverage_suites:  # after the resample queries, which index the random games
+        suite = suite_trajectories(game, golden)
+        suite_traces, suite_illegal = golden_records(
+            golden, suite, n, config.illegal_probes, rng_for(seed, name, "illegal-suite")
+        )
+        semantic_actions = semantic_actions + suite
+        semantic_traces = semantic_traces + suite_traces
+        semantic_illegal = semantic_illegal + suite_illegal
     return GoldenPlan(
         game=game,
         seed=seed,
