@@ -68,7 +68,7 @@ def _config(workdir, control):
             prompts_per_step=2,
             group_size=8,
             micro_batch_size=8,
-            lr=4e-4,
+            lr=1e-4,
             beta=0.0,
             temperature=0.6,
             max_new_tokens=32,
@@ -100,6 +100,11 @@ def test_grpo_raises_exact_golden_probability_and_control_does_not(tmp_path, mon
     assert p["shuffle"][0] == pytest.approx(start)  # same starting policy
     # After SFT the golden is one of four near-equal programs, and most mass is on the menu.
     assert 0.1 < start < 0.45 and runs["none"][0]["menu/mass"] > 0.6, runs["none"][0]
-    assert p["none"][-1] - start >= 0.3, p
-    assert p["shuffle"][-1] - start < 0.1, p
-    assert p["none"][-1] - p["shuffle"][-1] >= 0.3, p
+    # lr 1e-4: a smooth, monotone rise (measured 0.24 -> 0.42 in 16 steps, the control flat
+    # at 0.24). At 2e-4 and 4e-4 this run collapses off the menu once P(golden) nears 0.5
+    # (mass 0.99 -> 0.1 in one step; README "Learning on a CPU"), so the test stays below.
+    rise = np.diff(p["none"])
+    assert np.all(rise > 0), p  # every GRPO step moved probability towards the golden
+    assert p["none"][-1] - start >= 0.12, p
+    assert abs(p["shuffle"][-1] - start) < 0.05, p
+    assert p["none"][-1] - p["shuffle"][-1] >= 0.12, p
