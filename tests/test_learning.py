@@ -3,9 +3,10 @@
 The README's learning run (configs/small_cpu.py, `python -m gamecwm_jax.bench.learning`)
 takes minutes a seed. This is the same command path shortened: `rl.run` does SFT on a menu,
 then GRPO with the per-step exact probabilities, on a menu of four *short* programs (two
-sites, each 50/50 after SFT) so that it runs in well under two minutes on 2 cores. The
-verifier is replaced by a table of scores keyed by the exact program text (anything else
-scores 0), so the reward is known and the run is deterministic given the seed.
+sites, each 50/50 after SFT): about a minute of CPU time (57 s user; 3 to 5.5 min of wall
+time on the shared 2-core VM at load 8-15, most of it compiling). The verifier is replaced
+by a table of scores keyed by the exact program text (anything else scores 0), so the reward
+is known and the run is deterministic given the seed.
 """
 
 import os

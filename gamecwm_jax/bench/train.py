@@ -129,7 +129,8 @@ def bench_cpu(config_path: str, steps: int, workdir: str) -> dict[str, Any]:
     finally:
         rl.make_verifier = real_make_verifier
     wall = time.perf_counter() - t0
-    rows = read_jsonl(f"{workdir}/rl/metrics.jsonl")
+    # Step 0 (with data.menu) holds only the exact menu probabilities of the starting policy.
+    rows = [r for r in read_jsonl(f"{workdir}/rl/metrics.jsonl") if r["step"] > 0]
     steady = rows[1:] or rows
     med = {
         k: statistics.median(r[k] for r in steady)

@@ -64,7 +64,7 @@ class MetricsLogger:
         if self.tb is not None:
             for k, v in record.items():
                 if k != "step" and isinstance(v, (int, float)) and v is not None:
-                    self.tb.add_scalar(k.replace(".", "/"), v, step)
+                    self.tb.add_scalar(k.replace(".", "/").replace("+", "_"), v, step)
             self.tb.flush()
         if self.bar is not None and progress:
             self.bar.update(1)
