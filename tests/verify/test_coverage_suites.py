@@ -208,12 +208,7 @@ ISSUE_MUTANTS = [  # generated mutants that scored 1.0 before the suites (issue 
         "if knights[True] > 1 or knights[False] > 1:",
         "if knights[True] > 1 or knights[False] > 2:",
     ),
-    (
-        "gin_rummy",
-        "len(cards) == HAND_SIZE + 1 and deadwood",
-        "len(cards) == HAND_SIZE + 1 or deadwood",
-    ),
-]
+]  # (issue 9's fifth, in gin_rummy, was in the golden replaced by the seed's game)
 
 
 @pytest.mark.parametrize("name,find,replace", ISSUE_MUTANTS)
