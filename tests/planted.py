@@ -120,9 +120,9 @@ PLANTS: tuple[Plant, ...] = (
     Plant(
         "semantics_ignores_rewards",
         "gamecwm_jax/verify/score.py",
-        'float("r" not in err and _rewards_equal(cand.get("r"), gold["r"]))',
-        "1.0",
-        ("tests/verify/test_tier_pins.py",),
+        '"r" not in c.get("err", {}) and _rewards_equal(c.get("r"), g["r"])',
+        "True",
+        ("tests/verify/test_tier_pins.py::test_wrong_mid_game_rewards_cost_the_whole_rewards_aspect",),
         "semantics comparison ignores rewards",
     ),
     Plant(

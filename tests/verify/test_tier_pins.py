@@ -44,6 +44,17 @@ CANDIDATES = {
         ("static",),
         ("semantics",),
     ),
+    # Mid-game rewards wrong, final rewards right: only the per-step rewards comparison
+    # sees it (the semantics outcome check and the scenarios look at the end alone).
+    "mid_game_rewards": (
+        broken(
+            "    if winner is None:\n        return [0.0, 0.0]\n",
+            "    if winner is None:\n"
+            '        return [0.0, 0.0] if _is_full(state["board"]) else [0.5, -0.5]\n',
+        ),
+        ("static", "scenarios"),
+        ("semantics",),
+    ),
     "second_player_sees_nothing": (
         broken("return [dict(obs), dict(obs)]", "return [dict(obs), {}]"),
         ("static", "dynamics"),
@@ -69,3 +80,11 @@ def test_known_bad_candidate_loses_on_its_tier(reports, name):
         assert tiers[t] == 1.0, (t, tiers)
     for t in hit:
         assert tiers[t] is not None and tiers[t] < 1.0, (t, tiers)
+
+
+def test_wrong_mid_game_rewards_cost_the_whole_rewards_aspect(reports):
+    """Every golden game disagrees on rewards from its first state, so the per-step rewards
+    aspect earns nothing and semantics loses that aspect's whole weight (measured 0.87).
+    Were rewards left out of the per-step comparison, only the end-of-game check would see
+    them, on the few suite games cut mid-game (measured 0.99)."""
+    assert reports["mid_game_rewards"].tiers["semantics"] < 0.95, reports["mid_game_rewards"].tiers
