@@ -253,13 +253,11 @@ def bench_update(
         out.update({"sample_s": dt, "sample_tokens_per_s": group * new_tokens / dt})
         tokens = np.concatenate([s.prompt_tokens.repeat(group, 0), s.tokens], 1)
         mask = np.concatenate([s.prompt_mask.repeat(group, 0), np.ones_like(s.tokens)], 1)
-        old = s.logprobs
         p_len = s.prompt_tokens.shape[1]
     else:
         rng = np.random.default_rng(1)
         tokens = rng.integers(0, cfg.vocab_size, (group, prompt_len + new_tokens)).astype(np.int32)
         mask = np.ones_like(tokens)
-        old = np.full((group, new_tokens), -2.0, np.float32)
         p_len = prompt_len
     opt, _ = make_optimizer(2e-5, 100, 0.0, "constant", 0.0, 0.1)
     update = make_update(opt)
@@ -275,7 +273,7 @@ def bench_update(
             m = {
                 "tokens": jnp.asarray(tokens[sl]),
                 "mask": jnp.asarray(mask[sl]),
-                "old": jnp.asarray(old[sl]),
+                "old": None,  # one update per batch: the trainer's stopped-gradient current
                 "adv": adv[sl],
                 "weight": jnp.ones(len(adv[sl])),
             }
@@ -372,7 +370,7 @@ def memory_estimate(
         return {
             "tokens": jax.ShapeDtypeStruct((rows, seq), i32),
             "mask": jax.ShapeDtypeStruct((rows, seq), i32),
-            "old": jax.ShapeDtypeStruct((rows, new_tokens), f32),
+            "old": None,  # as the trainer with one update per batch
             "ref": jax.ShapeDtypeStruct((rows, new_tokens), f32) if beta else None,
             "adv": jax.ShapeDtypeStruct((rows,), f32),
             "weight": jax.ShapeDtypeStruct((rows,), f32),

@@ -87,7 +87,12 @@ def build_prompt(name: str) -> str:
 
 def golden_completion(name: str) -> str:
     """The SFT target: the golden as the fenced answer the instructions ask for."""
-    return f"```python\n{get_game(name).golden_source.rstrip()}\n```"
+    return fenced_answer(get_game(name).golden_source)
+
+
+def fenced_answer(source: str) -> str:
+    """A module as the one ```python block the instructions ask the model to answer with."""
+    return f"```python\n{source.rstrip()}\n```"
 
 
 # ```lang\n body ``` ; the closing fence is optional so a completion cut off by the token

@@ -74,21 +74,29 @@ def sft_examples(
     Pairs longer than `max_len` tokens are skipped with a warning (as the seed's
     6000-token limit does) rather than truncated into a program that cannot parse.
     """
-    from gamecwm_jax.games import get_game, prompts
+    from gamecwm_jax.games import prompts
 
     out = []
     for g in games:
-        p = prompt_ids(tokenizer, g, use_system_prompt, style)
-        t = tokenizer(prompts.golden_completion(g), add_special_tokens=False)["input_ids"] + [
-            eos_id(tokenizer)
-        ]
-        if len(p) + len(t) > max_len:
-            logging.warning(
-                "SFT: skipping %s (%d tokens > max_len %d)", g, len(p) + len(t), max_len
-            )
+        ex = sft_pair(tokenizer, g, prompts.golden_completion(g), use_system_prompt, style)
+        if len(ex.prompt) + len(ex.target) > max_len:
+            n = len(ex.prompt) + len(ex.target)
+            logging.warning("SFT: skipping %s (%d tokens > max_len %d)", g, n, max_len)
             continue
-        out.append(SftExample(g, get_game(g).tier or 0, tuple(p), tuple(t)))
+        out.append(ex)
     return out
+
+
+def sft_pair(
+    tokenizer: Any, game: str, completion: str, use_system_prompt: bool = True, style: str = "full"
+) -> SftExample:
+    """(prompt, completion + EOS) token ids for one game: how every SFT target is encoded,
+    the golden's and a menu program's alike. The caller decides what an overlong pair means."""
+    from gamecwm_jax.games import get_game
+
+    p = prompt_ids(tokenizer, game, use_system_prompt, style)
+    t = tokenizer(completion, add_special_tokens=False)["input_ids"] + [eos_id(tokenizer)]
+    return SftExample(game, get_game(game).tier or 0, tuple(p), tuple(t))
 
 
 def pad_rows(

@@ -88,6 +88,7 @@ def build_menu(spec: str, games: Sequence[str]) -> list[MenuProgram]:
     programs must differ at separate sites for the shares to be independent.
     """
     from gamecwm_jax.games import get_game
+    from gamecwm_jax.games.prompts import fenced_answer
     from gamecwm_jax.verify.mutants import apply_mutant, load_mutants
 
     wanted = parse_spec(spec)
@@ -113,8 +114,7 @@ def build_menu(spec: str, games: Sequence[str]) -> list[MenuProgram]:
                         source = apply_mutant(source, known[n])
                     except ValueError as e:
                         raise MenuError(f"{game}: mutants {subset} overlap: {e}") from e
-                completion = f"```python\n{source.rstrip()}\n```"
-                menu.append(MenuProgram(game, tuple(subset), completion))
+                menu.append(MenuProgram(game, tuple(subset), fenced_answer(source)))
     return menu
 
 
@@ -126,24 +126,15 @@ def sft_examples(
     style: str = "full",
 ) -> list[data_lib.SftExample]:
     """One (prompt, program + EOS) pair per menu program: equal counts per site."""
-    from gamecwm_jax.games import get_game
-
-    eos = data_lib.eos_id(tokenizer)
-    prompts: dict[str, list[int]] = {}
     out = []
     for prog in menu:
-        if prog.game not in prompts:
-            prompts[prog.game] = data_lib.prompt_ids(tokenizer, prog.game, use_system_prompt, style)
-        p = prompts[prog.game]
-        t = tokenizer(prog.completion, add_special_tokens=False)["input_ids"] + [eos]
-        if len(p) + len(t) > max_len:
+        ex = data_lib.sft_pair(tokenizer, prog.game, prog.completion, use_system_prompt, style)
+        if len(ex.prompt) + len(ex.target) > max_len:
             raise MenuError(
-                f"menu program {prog.game}/{prog.name}: {len(p) + len(t)} tokens > "
-                f"sft.max_len {max_len}"
+                f"menu program {prog.game}/{prog.name}: {len(ex.prompt) + len(ex.target)} "
+                f"tokens > sft.max_len {max_len}"
             )
-        out.append(
-            data_lib.SftExample(prog.game, get_game(prog.game).tier or 0, tuple(p), tuple(t))
-        )
+        out.append(ex)
     return out
 
 
