@@ -48,9 +48,13 @@ class RewardConfig:
     # TODO / FIXME / "placeholder" / "implement" markers without stubbed bodies.
     marker_penalty: float = 0.1
     # --- how the semantics and information tiers are made up -----------------------------
-    # Share of the semantics tier taken by candidate-driven rollouts (is every action the
-    # candidate calls legal legal for the golden?); the rest is golden-driven comparison.
+    # Share of the semantics tier taken by candidate-driven games (the dynamics rollouts,
+    # followed by the golden and compared aspect by aspect); the rest is golden-driven.
     semantics_candidate_share: float = 0.25
+    # Candidate-driven games draw their moves among the candidate's legal actions spelled
+    # as the golden spells some action, when there is one (False: among all of them, so
+    # a candidate with some actions in its own notation leaves the golden's game early).
+    candidate_vocabulary: bool = True
     # Share of the information tier taken by the observation-leak check (the rest is
     # resample_history).
     information_leak_share: float = 0.5
