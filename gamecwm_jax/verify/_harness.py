@@ -273,6 +273,34 @@ def _legal_strings(legal):
 
 
 def rollout(
+    module,
+    seed: str,
+    max_steps: int,
+    num_players: int,
+    prefer: list | None = None,
+    resample_player: int | None = None,
+) -> dict:
+    """`_rollout`, and with `resample_player`: `resample_history` asked once on that
+    player's view of the game just played (the whole game a quarter of the time, else up
+    to a random state where the player is to move), as `resample` does for the golden's
+    games; recorded as `resample`: {"cut", "player", "samples", "problem"}."""
+    out = _rollout(module, seed, max_steps, num_players, prefer)
+    if resample_player is None or not out["steps"]:
+        return out
+    actions = []
+    for step in out["steps"][:-1]:  # the last step's move, if any, was refused
+        if type(step.get("a")) is not str:
+            break
+        actions.append(step["a"])
+    rng = random.Random(f"{seed}:resample")
+    own = [t for t in range(1, len(actions)) if out["steps"][t]["rec"].get("p") == resample_player]
+    cut = len(actions) if rng.random() < 0.25 or not own else rng.choice(own)
+    res = resample(module, actions[:cut], resample_player, num_players, f"{seed}:resample")
+    out["resample"] = dict(res, cut=cut, player=resample_player)
+    return out
+
+
+def _rollout(
     module, seed: str, max_steps: int, num_players: int, prefer: list | None = None
 ) -> dict:
     """A random game driven by the module itself, with the dynamics checks of each step.
@@ -509,7 +537,14 @@ def run_query(module, query: dict, num_players: int) -> dict:
     if kind == "trace":
         return trace(module, query["actions"], num_players, query.get("illegal"))
     if kind == "rollout":
-        return rollout(module, query["seed"], query["max_steps"], num_players, query.get("prefer"))
+        return rollout(
+            module,
+            query["seed"],
+            query["max_steps"],
+            num_players,
+            query.get("prefer"),
+            query.get("resample_player"),
+        )
     if kind == "resample":
         return resample(
             module,

@@ -59,7 +59,8 @@ class GoldenPlan:
         out: list[dict[str, Any]] = [
             {"kind": "rollout", "seed": s, "max_steps": self.rollout_steps}
             | ({"prefer": self.vocabulary} if self.vocabulary else {})
-            for s in self.dynamics_seeds
+            | ({"resample_player": i % self.game.num_players} if self.resample_queries else {})
+            for i, s in enumerate(self.dynamics_seeds)
         ]
         out += [
             {"kind": "trace", "actions": a, "illegal": self.illegal_for(i)}

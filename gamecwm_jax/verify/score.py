@@ -531,12 +531,7 @@ def score_candidate_trace(
     if not isinstance(ro, dict) or not isinstance(ro.get("steps"), list) or not ro["steps"]:
         return 0.0, None
     steps = ro["steps"]
-    actions = []
-    for step in steps[:-1]:
-        if type(step.get("a")) is not str:
-            break
-        actions.append(step["a"])
-    probes = tuple(tuple(step["probes"]) if _str_list(step.get("probes")) else () for step in steps)
+    actions, probes = _candidate_moves(ro)
     gstates = _golden_along(plan.game.name, golden, tuple(actions), n, probes)
     # the rejection probes that count: those the golden rejects as well
     cstates, counted = [], []
@@ -718,6 +713,12 @@ def score_information(
                     actions,
                 )
         scores.append(total / len(samples))
+    for i, ro in enumerate(rollouts or ()):
+        if plan.resample_queries and isinstance(ro, dict):
+            score, why, actions = _candidate_resample(ro, i % plan.game.num_players, plan, golden)
+            scores.append(score)
+            if why is not None:
+                failure = _fail(failure, "information", f"candidate game {i}: {why}", actions)
     resample_score = sum(scores) / max(len(scores), 1)
     leak, leak_failure, leak_details = _leak_score(
         sem_traces, leak_traces, plan, leak_pairs, rollouts, golden
@@ -727,6 +728,49 @@ def score_information(
         resample_score if leak is None else (1 - leak_share) * resample_score + leak_share * leak
     )
     return TierResult(score, failure, {"resample": resample_score, "leak": leak, **leak_details})
+
+
+def _candidate_resample(ro: dict, player: int, plan: GoldenPlan, golden) -> tuple:
+    """resample_history on the candidate's view of its own game (the harness asks it
+    once per candidate-driven game), checked as a query on a golden game is, as far as
+    the golden followed that game: so a notation of the candidate's own, which stops
+    every query on the golden's games, does not hide how its resample_history works.
+    (score, problem or None, the actions of the view)."""
+    actions, probes = _candidate_moves(ro)
+    res = ro.get("resample")
+    cut = res.get("cut") if isinstance(res, dict) else None
+    if type(cut) is not int or not 0 <= cut <= len(actions) or res.get("player") != player:
+        return 0.0, "no resample_history answer", actions
+    prefix = actions[:cut]
+    gstates = _golden_along(plan.game.name, golden, tuple(actions), plan.game.num_players, probes)
+    if len(gstates) <= cut:
+        return 0.0, "the golden does not follow the game resampled", prefix
+    samples = res.get("samples")
+    if not isinstance(samples, list) or not samples:
+        return 0.0, f"resample_history: {res.get('problem') or 'no answer'}", prefix
+    history = observation_history(golden, prefix, player)
+    total, first = 0.0, None
+    for sample in samples:
+        ok, why = _check_resample(sample, prefix, player, history, golden)
+        total += ok
+        if ok < 1.0 and first is None:
+            first = f"resample_history for player {player} after {cut} actions: {why}"
+    return total / len(samples), first, prefix
+
+
+def _candidate_moves(ro: dict) -> tuple[list[str], tuple]:
+    """The moves of a candidate-driven game and the rejection probes of each state."""
+    steps = ro["steps"] if isinstance(ro.get("steps"), list) else []
+    actions = []
+    for step in steps[:-1]:
+        if not isinstance(step, dict) or type(step.get("a")) is not str:
+            break
+        actions.append(step["a"])
+    probes = tuple(
+        tuple(step["probes"]) if isinstance(step, dict) and _str_list(step.get("probes")) else ()
+        for step in steps
+    )
+    return actions, probes
 
 
 def _check_resample(sample, actions, player, history, golden) -> tuple[float, str | None]:
@@ -762,9 +806,11 @@ def _leak_score(
     alike must look alike to the candidate (else it leaks), pairs the golden shows apart
     must differ (else it hides what the player may know).
 
-    The score is the product of the two agreement rates: a view that shows nothing leaks
-    nothing, but carries nothing either, and earns 0; so does one that shows everything.
-    Only states the candidate reached playing the golden's actions (`reach`) count."""
+    The score is the product of the two agreement rates over the pairs of states the
+    candidate reached (playing the golden's actions, `reach`, or its own moves the golden
+    followed), times the share of pairs it reached: a view that shows nothing leaks
+    nothing, but carries nothing either, and earns 0; so does one that shows everything;
+    a candidate that reaches a fifth of the states earns at most a fifth."""
     states: dict[tuple, tuple[list[str], list[str] | None]] = {}
     sources = list(zip(plan.semantic_actions, plan.semantic_traces, sem_traces))
     sources += list(zip(plan.leak_actions, plan.leak_traces, leak_traces))
@@ -782,12 +828,10 @@ def _leak_score(
     for ro in rollouts or ():
         if golden is None or not isinstance(ro, dict) or not isinstance(ro.get("steps"), list):
             continue
-        actions = []
-        for step in ro["steps"][:-1]:
-            if type(step.get("a")) is not str:
-                break
-            actions.append(step["a"])
-        gstates = _golden_along(plan.game.name, golden, tuple(actions), plan.game.num_players)
+        actions, probes = _candidate_moves(ro)
+        gstates = _golden_along(
+            plan.game.name, golden, tuple(actions), plan.game.num_players, probes
+        )
         for t, gold in enumerate(gstates[: len(ro["steps"])]):
             key = tuple(actions[:t])
             if key in states and states[key][1] is not None:
@@ -799,7 +843,8 @@ def _leak_score(
             states[key] = (gold["o"], cobs)
     keys = list(states)
     rng = rng_for(plan.seed, plan.game.name, "leak")
-    counts = {True: [0, 0], False: [0, 0]}  # golden says alike? -> [agreeing, total]
+    # golden says alike? -> [agreeing, pairs of two reached states, pairs]
+    counts = {True: [0, 0, 0], False: [0, 0, 0]}
     failure = None
     for player in range(plan.game.num_players):
         groups: dict[str, list[tuple]] = {}
@@ -817,15 +862,12 @@ def _leak_score(
         for alike, pairs in ((True, same_pairs), (False, diff_pairs)):
             for a, b in pairs:
                 ca, cb = states[a][1], states[b][1]
-                ok = (
-                    ca is not None
-                    and cb is not None
-                    and len(ca) > player
-                    and len(cb) > player
-                    and (ca[player] == cb[player]) == alike
-                )
-                counts[alike][0] += ok
+                counts[alike][2] += 1
+                if ca is None or cb is None:
+                    continue  # a state the candidate did not reach
                 counts[alike][1] += 1
+                ok = len(ca) > player and len(cb) > player and (ca[player] == cb[player]) == alike
+                counts[alike][0] += ok
                 if not ok:
                     what = (
                         "cannot tell these histories apart under the golden, but its "
@@ -841,13 +883,21 @@ def _leak_score(
                         f"{what} (other history: {list(b)})",
                         list(a),
                     )
-    (same_ok, same_n), (diff_ok, diff_n) = counts[True], counts[False]
-    parts = [
-        x
-        for x in (same_ok / same_n if same_n else None, diff_ok / diff_n if diff_n else None)
-        if x is not None
-    ]
+    (same_ok, same_r, same_n), (diff_ok, diff_r, diff_n) = counts[True], counts[False]
     details = {"same_view_pairs": same_n, "different_view_pairs": diff_n}
-    if not parts:
+    if not same_n and not diff_n:
         return None, None, details
-    return math.prod(parts), failure, details
+    reached = (same_r + diff_r) / (same_n + diff_n)
+    details["pairs_reached"] = reached
+    if failure is None and reached < 1.0:
+        failure = Failure(
+            "information",
+            f"observation check: the candidate reached {100 * reached:.0f}% of the pairs of "
+            "states compared",
+            [],
+        )
+    rates = ((same_ok, same_r, same_n), (diff_ok, diff_r, diff_n))
+    if any(n and not r for _, r, n in rates):
+        return 0.0, failure, details  # a kind of pair the golden has, none of them reached
+    parts = [ok / r for ok, r, n in rates if n]
+    return math.prod(parts) * reached, failure, details

@@ -127,12 +127,12 @@ def test_candidate_games_probe_what_the_golden_rejects(verifier):
 
 
 def test_a_leak_behind_another_notation_is_still_seen(verifier):
-    """The leak check also compares the views along the candidate's own games (as far as
-    the golden follows them). With a third of the actions in another notation the
-    golden-driven games stop early and the unreached states count against the view, so
-    the check earns little (0.0125 here) but no longer nothing: adding a view that
-    carries the whole state now costs something (without the candidate's games both
-    candidates scored 0 and tied)."""
+    """The leak check compares the views over the pairs of states the candidate reached,
+    along golden-driven traces and along its own games as far as the golden follows them,
+    times the share of pairs reached. With a third of the actions in another notation the
+    golden-driven games stop early; before, every pair with an unreached state counted
+    as a disagreement in both rates, so the check gave ~0 (0.0 here) with or without a
+    view that carries the whole state, and that second fault was free."""
     game = get_game("goofspiel")
     codes = [
         (inject(game.golden_source, kinds, game), "goofspiel")
@@ -140,3 +140,19 @@ def test_a_leak_behind_another_notation_is_still_seen(verifier):
     ]
     one, two = verifier.verify_batch(codes)
     assert two.details["information"]["leak"] < one.details["information"]["leak"]
+
+
+def test_a_broken_resample_behind_another_notation_still_costs(verifier):
+    """resample_history is also asked on the candidate's view of its own games: with a
+    third of the actions in another notation no query on the golden's games replays (the
+    candidate does not offer the golden's action), so before this a resample_history
+    that returns only the player's own actions scored exactly as a right one."""
+    game = get_game("goofspiel")
+    codes = [
+        (inject(game.golden_source, kinds, game), "goofspiel")
+        for kinds in (["notation"], ["notation", "broken_resample"])
+    ]
+    one, two = verifier.verify_batch(codes)
+    assert one.details["information"]["resample"] > 0.05
+    assert two.details["information"]["resample"] < one.details["information"]["resample"]
+    assert two.score < one.score
