@@ -69,6 +69,7 @@ MODULE_TESTS: dict[str, tuple[str, ...]] = {
     "gamecwm_jax/train/metrics.py": (),
     "gamecwm_jax/train/checkpoint.py": (),
     "gamecwm_jax/verify/score.py": ("tests/verify/test_completions.py",),
+    "gamecwm_jax/verify/_harness.py": ("tests/verify/test_completions.py",),
 }
 
 E2E = "tests/test_grpo_wiring.py::test_one_grpo_step_equals_an_independent_computation"
@@ -127,6 +128,37 @@ PLANTS: tuple[Plant, ...] = (
             "tests/verify/test_tier_pins.py::test_wrong_mid_game_rewards_cost_the_whole_rewards_aspect",
         ),
         "semantics comparison ignores rewards",
+    ),
+    Plant(
+        "candidate_games_ignore_the_goldens_spelling",
+        "gamecwm_jax/verify/_harness.py",
+        "pool = [a for a in legal if a in known] or legal",
+        "pool = legal",
+        (
+            "tests/verify/test_candidate_games.py::test_candidate_games_draw_moves_spelled_as_the_golden_spells_them",
+            "tests/verify/test_candidate_games.py::test_wrong_rewards_behind_another_notation_still_cost",
+        ),
+        "candidate-driven games draw moves in the candidate's own notation too",
+    ),
+    Plant(
+        "candidate_games_without_rejection_probes",
+        "gamecwm_jax/verify/_harness.py",
+        "_probe_step(module, state, step, legal, prefer, probe_rng)",
+        "pass",
+        (
+            "tests/verify/test_candidate_games.py::test_candidate_games_probe_what_the_golden_rejects",
+        ),
+        "candidate-driven games never check that apply_action raises on illegal strings",
+    ),
+    Plant(
+        "no_resample_on_candidate_games",
+        "gamecwm_jax/verify/score.py",
+        "if plan.resample_queries and isinstance(ro, dict):",
+        "if False:",
+        (
+            "tests/verify/test_candidate_games.py::test_a_broken_resample_behind_another_notation_still_costs",
+        ),
+        "resample_history on the candidate's own games not scored",
     ),
     Plant(
         "metric_rows_kept_on_resume",
