@@ -262,6 +262,134 @@ def against_trl(steps: int, workdir: str, shapes: Any = None) -> dict[str, Any]:
     }
 
 
+def profile_update(repeats: int = 5, micro_sizes: tuple[int, ...] = (8, 32)) -> dict[str, Any]:
+    """Where the GRPO update's time goes, at `--against trl`'s shapes (random weights).
+
+    Per micro-batch size, the medians over `repeats` rounds (every variant timed once a
+    round, in turn, so load drifts hit all alike) of the passes the update is made of,
+    summed over the step's micro-batches: the reference pass (LoRA off, no gradient), the
+    policy forward alone, forward + backward of the clipped objective, and the whole
+    jitted update (those plus AdamW and the scan), each for prompts shared by their group
+    (`shared_prompt_logprobs`, the trainer's path) and for `[prompt | completion]` rows
+    that repeat every prompt G times (`completion_logprobs`, the path before it).
+    """
+    import ml_collections
+
+    from gamecwm_jax.bench.trl_grpo import TrlShapes
+    from gamecwm_jax.model import LoraConfig, Qwen2Config, init_lora, init_params
+    from gamecwm_jax.train import grpo, losses
+    from gamecwm_jax.train.config import make_optimizer
+    from gamecwm_jax.train.logprobs import completion_logprobs
+
+    sh = TrlShapes()
+    tiny = ml_collections.ConfigDict(TRL_MODEL)
+    cfg = Qwen2Config(
+        vocab_size=tiny.vocab_size,
+        hidden_size=tiny.hidden_size,
+        intermediate_size=tiny.intermediate_size,
+        num_hidden_layers=tiny.num_hidden_layers,
+        num_attention_heads=tiny.num_attention_heads,
+        num_key_value_heads=tiny.num_key_value_heads,
+        tie_word_embeddings=True,
+    )
+    params = init_params(jax.random.PRNGKey(0), cfg, jnp.float32)
+    lcfg = LoraConfig(rank=sh.lora_rank, alpha=sh.lora_alpha, targets=("all",))
+    lora = jax.tree.map(lambda x: x + 0.01, init_lora(jax.random.PRNGKey(1), params, cfg, lcfg))
+    p, g, tp, c = sh.prompts_per_step, sh.group_size, 128, sh.new_tokens
+    rng = np.random.default_rng(0)
+    rollout = dataclasses.make_dataclass(
+        "Rollout", ["num_samples", "prompt_tokens", "prompt_mask", "tokens", "lengths", "logprobs"]
+    )(
+        g,
+        rng.integers(0, cfg.vocab_size, (p, tp)).astype(np.int32),
+        np.ones((p, tp), np.int32),
+        rng.integers(0, cfg.vocab_size, (p * g, c)).astype(np.int32),
+        np.full(p * g, c),
+        np.zeros((p * g, c), np.float32),
+    )
+    adv = rng.normal(size=p * g).astype(np.float32)
+    temp = jnp.float32(sh.temperature)
+    opt, _ = make_optimizer(sh.lr, 100, 0.0, "constant", 0.0, 1.0)
+    spec = grpo.GrpoSpec(cfg=cfg, lora_cfg=lcfg, beta=sh.beta, max_completion_len=c)
+
+    def repeated_rows(mb: dict[str, Any]) -> tuple[jax.Array, jax.Array]:
+        rows = mb["row_prompt"]
+        tokens = jnp.concatenate([mb["prompt_tokens"][rows], mb["tokens"]], 1)
+        mask = jnp.concatenate([mb["prompt_mask"][rows], mb["mask"]], 1)
+        return tokens, mask
+
+    def logp(lora_, mb, shared):
+        if shared:
+            return grpo.micro_logprobs(params, lora_, mb, temp, spec)[0]
+        tokens, mask = repeated_rows(mb)
+        lcfg_ = lcfg if lora_ is not None else None
+        return completion_logprobs(
+            params, cfg, tokens, mask, tp, lora=lora_, lora_cfg=lcfg_, temperature=temp
+        )[0]
+
+    def fwd_bwd(lora_, mb, ref, shared):
+        def num(l):
+            n, d, _ = losses.policy_loss_terms(
+                logp(l, mb, shared), None, mb["adv"], mb["mask"], mb["weight"],
+                variant="grpo", clip_eps_low=0.2, clip_eps_high=0.2, beta=sh.beta,
+                logp_ref_bt=ref,
+            )  # fmt: skip
+            return n / d
+
+        return jax.grad(num)(lora_)
+
+    def timed(fn: Any) -> float:
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn())
+        return time.perf_counter() - t0
+
+    out: dict[str, Any] = {"mode": "profile", "shapes": dataclasses.asdict(sh), "model": TRL_MODEL}
+    for micro in micro_sizes:
+        batch = jax.tree.map(
+            jnp.asarray, grpo.build_batch(rollout, np.arange(p * g), adv, micro, c)
+        )
+        mbs = [jax.tree.map(lambda x, i=i: x[i], batch) for i in range(len(batch["tokens"]))]
+        fns: dict[str, Any] = {}
+        for shared in (True, False):
+            tag = "shared" if shared else "repeated"
+            ref_j = jax.jit(lambda mb, s=shared: logp(None, mb, s))
+            fwd_j = jax.jit(lambda l, mb, s=shared: logp(l, mb, s))
+            grad_j = jax.jit(lambda l, mb, r, s=shared: fwd_bwd(l, mb, r, s))
+            refs = [ref_j(mb) for mb in mbs]
+            fns[f"{tag}/reference_pass_s"] = lambda f=ref_j: [f(mb) for mb in mbs]
+            fns[f"{tag}/policy_forward_s"] = lambda f=fwd_j: [f(lora, mb) for mb in mbs]
+            fns[f"{tag}/forward_backward_s"] = lambda f=grad_j, r=refs: [
+                f(lora, mb, rr) for mb, rr in zip(mbs, r)
+            ]
+        update = grpo.make_update(opt, spec)
+        state = [grpo.TrainState(jax.tree.map(jnp.copy, lora), opt.init(lora))]  # donated
+
+        def whole() -> Any:
+            state[0], m = update(state[0], params, batch, temp)
+            return m
+
+        fns["shared/whole_update_s"] = whole
+        for fn in fns.values():  # compile
+            timed(fn)
+        runs: dict[str, list[float]] = {k: [] for k in fns}
+        for _ in range(repeats):
+            for k, fn in fns.items():
+                runs[k].append(timed(fn))
+        med = {k: statistics.median(v) for k, v in runs.items()}
+        med["shared/optimizer_and_scan_s (whole - ref - fwd/bwd)"] = (
+            med["shared/whole_update_s"]
+            - med["shared/reference_pass_s"]
+            - med["shared/forward_backward_s"]
+        )
+        med["repeated/sum_s (ref + fwd/bwd)"] = (
+            med["repeated/reference_pass_s"] + med["repeated/forward_backward_s"]
+        )
+        out[f"micro_batch={micro}"] = med
+        print(f"micro_batch={micro}: " + json.dumps(med, default=float), file=sys.stderr)
+    out["device"] = jax.devices()[0].device_kind
+    return out
+
+
 def _load_config(path: str):
     import importlib.util
 
@@ -544,6 +672,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--against", default="", choices=("", "trl"), help="trl: TRL's GRPOTrainer side by side"
     )
+    ap.add_argument(
+        "--profile", action="store_true", help="per-pass timings of the update (--against's shapes)"
+    )
     ap.add_argument("--json", default="", help="also write the result here")
     a = ap.parse_args(argv)
     if a.memory_only:
@@ -559,6 +690,8 @@ def main(argv: list[str] | None = None) -> int:
             a.chunk,
             [default_block if a.attn_block is None else a.attn_block, 0],
         )
+    elif a.profile:
+        res = profile_update()
     elif a.against == "trl":
         import tempfile
 
