@@ -273,8 +273,6 @@ def profile_update(repeats: int = 5, micro_sizes: tuple[int, ...] = (8, 32)) -> 
     (`shared_prompt_logprobs`, the trainer's path) and for `[prompt | completion]` rows
     that repeat every prompt G times (`completion_logprobs`, the path before it).
     """
-    import ml_collections
-
     from gamecwm_jax.bench.trl_grpo import TrlShapes
     from gamecwm_jax.model import LoraConfig, Qwen2Config, init_lora, init_params
     from gamecwm_jax.train import grpo, losses
@@ -282,15 +280,8 @@ def profile_update(repeats: int = 5, micro_sizes: tuple[int, ...] = (8, 32)) -> 
     from gamecwm_jax.train.logprobs import completion_logprobs
 
     sh = TrlShapes()
-    tiny = ml_collections.ConfigDict(TRL_MODEL)
     cfg = Qwen2Config(
-        vocab_size=tiny.vocab_size,
-        hidden_size=tiny.hidden_size,
-        intermediate_size=tiny.intermediate_size,
-        num_hidden_layers=tiny.num_hidden_layers,
-        num_attention_heads=tiny.num_attention_heads,
-        num_key_value_heads=tiny.num_key_value_heads,
-        tie_word_embeddings=True,
+        **{k: v for k, v in TRL_MODEL.items() if k != "seed"}, tie_word_embeddings=True
     )
     params = init_params(jax.random.PRNGKey(0), cfg, jnp.float32)
     lcfg = LoraConfig(rank=sh.lora_rank, alpha=sh.lora_alpha, targets=("all",))
