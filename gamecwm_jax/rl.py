@@ -412,10 +412,18 @@ def run(config: ml_collections.ConfigDict) -> dict[str, Any]:
 
     setup.check_writable(config.workdir)
     games = resolve_games(config.data.train_games)
-    cfg, params, tokenizer, model_dir = setup.load_model(config)
+    mesh = setup.make_mesh(config)
+    with jax.set_mesh(mesh):  # the model's layout hints (parallel.constrain) read it
+        return _run_on_mesh(config, games, mesh)
+
+
+def _run_on_mesh(config: ml_collections.ConfigDict, games: list[str], mesh: Any) -> dict[str, Any]:
+    from gamecwm_jax.train import setup
+
+    cfg, params, tokenizer, model_dir = setup.load_model(config, mesh)
     sft_adapter = None
     if sft_lib.sft_enabled(config):
-        sft_adapter = sft_lib.run_sft(config, cfg, params, tokenizer, games, model_dir)
+        sft_adapter = sft_lib.run_sft(config, cfg, params, tokenizer, games, model_dir, mesh=mesh)
     metrics = {}
     if config.rl.steps > 0:
         params = base_for_rl(config, params, sft_adapter)
