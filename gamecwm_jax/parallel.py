@@ -143,6 +143,13 @@ def make_mesh(
     return Mesh(grid, AXES, axis_types=(AxisType.Auto,) * len(AXES))
 
 
+def current_mesh() -> Mesh | None:
+    """The mesh of the enclosing `jax.set_mesh` (the entry points set one around a
+    run), or None outside one."""
+    mesh = jax.sharding.get_mesh()
+    return None if mesh.empty or not set(AXES) <= set(mesh.axis_names) else mesh
+
+
 def row_shards(mesh: Mesh | Mapping[str, int]) -> int:
     """How many ways batch rows are split (data x fsdp)."""
     shape = getattr(mesh, "shape", mesh)

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 
+import jax
 import numpy as np
 import pytest
 from jax.sharding import PartitionSpec as P
@@ -142,7 +143,6 @@ def test_mesh_sizes_resolve_and_fail_clearly():
 
 def test_one_device_mesh_is_the_unsharded_program():
     """The default mesh on one device replicates everything: today's program."""
-    import jax
     import jax.numpy as jnp
 
     from gamecwm_jax.model import Qwen2Config, init_params
@@ -212,3 +212,73 @@ def test_multi_host_plumbing():
         parallel.process_rows(6, 0, 4)
     np.testing.assert_array_equal(parallel.allgather_rows(np.arange(3)), np.arange(3))
     assert parallel.is_main_process()
+
+
+# ----------------------------------------------------------------------------- commands
+
+
+def _run(args: list[str], devices: int, timeout: int = 900) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", *args],
+        cwd=ROOT,
+        env=forced_devices_env(devices),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_bad_mesh_and_batches_fail_before_anything_is_loaded(tmp_path):
+    """A mesh that does not use the 4 devices, or prompts that do not split over its
+    rows: one clear line, exit status 2, nothing written but the workdir probe."""
+    base = ["gamecwm_jax.rl", "--config", "configs/small_cpu.py", f"--config.workdir={tmp_path}"]
+    p = _run(base + ["--config.mesh.data=3"], 4, timeout=300)
+    assert p.returncode == 2, p.stderr[-2000:]
+    assert "mesh data=3, fsdp=1, tensor=1 needs 3 devices, but 4 are available" in p.stderr
+    p = _run(base + ["--config.mesh.data=4", "--config.rl.prompts_per_step=2"], 4, timeout=300)
+    assert p.returncode == 2, p.stderr[-2000:]
+    assert "config.rl.prompts_per_step=2 does not divide evenly over the mesh's 4 row shards" in p.stderr
+    assert not os.path.exists(tmp_path / "base_model")
+
+
+def test_memory_estimate_per_device_on_a_mesh(tmp_path):
+    """`bench.train --memory_only --mesh` compiles the update and sampling programs for
+    the mesh from shapes alone; the figures are per device (weights split 4 ways)."""
+    import json
+
+    out = tmp_path / "mem.json"
+    argv = "gamecwm_jax.bench.train --preset tiny --memory_only --group 4 --prompt_len 16"
+    argv += f" --new_tokens 16 --chunk 8 --micro_batches 4 --attn_block 8 --mesh 2,2,2"
+    argv += f" --prompts 2 --device_gib 1 --json {out}"
+    p = _run(argv.split(), 8, timeout=600)
+    assert p.returncode == 0, p.stderr[-3000:]
+    res = json.loads(out.read_text())
+    assert res["mesh"] == {"data": 2, "fsdp": 2, "tensor": 2} and res["per_device"]
+    assert res["sampling_gib"]["decode"]["total"] > 0
+    assert res["fits"]["fits"] and res["fits"]["peak_gib"] >= res["fits"]["update_gib"]
+    from gamecwm_jax.bench.sampler import TINY
+    from gamecwm_jax.model import param_shapes
+
+    shapes = jax.tree.leaves(param_shapes(TINY), is_leaf=lambda x: isinstance(x, tuple))
+    whole = sum(int(np.prod(s)) * 4 for s in shapes)  # fp32
+    assert whole / 5 < res["weights_bytes"] < whole / 2  # most leaves split 4 ways
+
+
+@pytest.mark.slow
+def test_the_issue_command_runs_on_four_devices(tmp_path):
+    """`python -m gamecwm_jax.rl --config configs/small_cpu.py --config.mesh.data=2
+    --config.mesh.tensor=2` on 4 forced host devices (fewer steps, so it is quick):
+    SFT, GRPO and the export run on the mesh and finish."""
+    p = _run(
+        [
+            "gamecwm_jax.rl", "--config", "configs/small_cpu.py",
+            "--config.mesh.data=2", "--config.mesh.tensor=2",
+            f"--config.workdir={tmp_path}", "--config.sft.steps=3", "--config.rl.steps=2",
+            "--config.eval.at_end=False", "--config.log.progress=False",
+        ],  # fmt: skip
+        4,
+    )
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert "mesh data=2, fsdp=1, tensor=2 over 4 cpu devices" in p.stderr
+    assert os.path.isfile(tmp_path / "rl" / "adapter" / "adapter.safetensors")
+    assert os.path.isdir(tmp_path / "export" / "merged")

@@ -93,18 +93,20 @@ def init_or_restore(
 ) -> tuple[Checkpointer, Any, Any, jax.Array, int]:
     """Fresh state (LoRA, optimizer state, PRNG key, step 0) or the latest checkpoint's.
 
-    With a `mesh` the state is replicated over it, and a checkpoint is restored
-    straight into that layout, whatever mesh wrote it (orbax reads each array into
-    the sharding of the abstract state it is given).
+    With a `mesh` (default: the one of an enclosing `jax.set_mesh`, if any) the state
+    is replicated over it, and a checkpoint is restored straight into that layout,
+    whatever mesh wrote it (orbax reads each array into the sharding of the abstract
+    state it is given).
     Returns (checkpointer, lora, opt_state, rng, step of the restored checkpoint or 0).
     """
     import jax.numpy as jnp
 
     state = {"lora": lora, "opt_state": optimizer.init(lora), "rng": rng, "step": jnp.int32(0)}
-    if mesh is not None:
-        from gamecwm_jax.parallel import replicate
+    from gamecwm_jax import parallel
 
-        state = replicate(state, mesh)
+    mesh = mesh if mesh is not None else parallel.current_mesh()
+    if mesh is not None:
+        state = parallel.replicate(state, mesh)
     ckpt = Checkpointer(directory, config.checkpoint.every, config.checkpoint.keep)
     restored = ckpt.restore(state)
     start = 0
