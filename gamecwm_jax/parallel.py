@@ -30,8 +30,9 @@ model's bytes, so sharding them would save little and cost a gather per step.
 
 Multi-host (`jax.distributed`): one process per host, all running the same program
 on the global mesh. Sampled rows are sharded over the whole mesh; `to_host` brings a
-global array to every host, each host verifies its own block of rows
-(`process_rows`) and `allgather_rows` shares the rewards for the group advantages.
+global array to every host; a host verifies its own block of rows (`process_rows`)
+and `allgather_rows` shares the rewards for the group advantages (`map_process_rows`;
+GRPO's loop is wired to it once its step restructure has landed).
 """
 
 from __future__ import annotations

@@ -36,16 +36,28 @@ def forced_devices_env(n: int) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
-    out = tmp_path_factory.mktemp("mesh") / "cases.npz"
-    proc = subprocess.run(
-        [sys.executable, "-m", "tests.mesh_cases", str(out)],
-        cwd=ROOT,
-        env=forced_devices_env(8),
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    assert proc.returncode == 0, proc.stderr[-5000:]
+    """mesh_cases' numbers, computed once per test run: under pytest-xdist the workers
+    share the run's base directory and the first to take the lock computes them."""
+    import fcntl
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the run's directory, shared by its workers
+    out = root / "mesh_cases.npz"
+    with open(root / "mesh_cases.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not out.exists():
+            tmp = root / "mesh_cases.partial.npz"
+            proc = subprocess.run(
+                [sys.executable, "-m", "tests.mesh_cases", str(tmp)],
+                cwd=ROOT,
+                env=forced_devices_env(8),
+                capture_output=True,
+                text=True,
+                timeout=1800,
+            )
+            assert proc.returncode == 0, proc.stderr[-5000:]
+            os.replace(tmp, out)
     return dict(np.load(out))
 
 
