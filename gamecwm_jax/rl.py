@@ -134,6 +134,24 @@ def build_update_batch(
     }
 
 
+def verify_own_rows(
+    verifier: Any, items: list[tuple[str, str]], seed: int
+) -> tuple[list[Any], np.ndarray]:
+    """Scores this host's block of the step's rows in its own verifier pool and gathers
+    every host's rewards (prompt-major, all rows) for the group advantages.
+
+    Returns (this host's reports, rewards [len(items)] float64). With one process it is
+    `verifier.verify_batch(items, seed)` and its scores. Each row's verifier seed is the
+    step's, as in the single-host loop, so the rewards do not depend on the host count.
+    """
+    from gamecwm_jax import parallel
+
+    mine = parallel.process_rows(len(items))
+    reports = verifier.verify_batch(items[mine], seed=seed)
+    local = np.asarray([r.score for r in reports], np.float64)
+    return reports, parallel.allgather_rows(local)
+
+
 def reward_metrics(reports: list[Any], rewards: np.ndarray) -> dict[str, float]:
     m = {"reward/mean": float(rewards.mean()), "reward/std": float(rewards.std())}
     tiers = sorted({t for r in reports for t in r.tiers})

@@ -294,3 +294,32 @@ def test_the_issue_command_runs_on_four_devices(tmp_path):
     assert "mesh data=2, fsdp=1, tensor=2 over 4 cpu devices" in p.stderr
     assert os.path.isfile(tmp_path / "rl" / "adapter" / "adapter.safetensors")
     assert os.path.isdir(tmp_path / "export" / "merged")
+
+
+def test_each_host_verifies_its_own_rows(monkeypatch):
+    """`rl.verify_own_rows`: a host scores only its block of rows, and the rewards of
+    all rows come back in order (two hosts simulated by hand: process 1's view, with
+    process 0's rewards arriving through the gather)."""
+    from gamecwm_jax import rl
+    from tests.train.fixtures import FakeVerifier
+
+    items = [(f"program {i}", "tic_tac_toe") for i in range(8)]
+    want = [r.score for r in FakeVerifier().verify_batch(items, seed=5)]
+    reports, rewards = rl.verify_own_rows(FakeVerifier(), items, seed=5)  # one host
+    assert len(reports) == 8 and rewards.tolist() == want
+
+    seen = {}
+
+    class Counting(FakeVerifier):
+        def verify_batch(self, batch, seed=0):
+            seen["rows"] = [t for t, _ in batch]
+            return super().verify_batch(batch, seed)
+
+    monkeypatch.setattr(jax, "process_index", lambda: 1)
+    monkeypatch.setattr(jax, "process_count", lambda: 2)
+    monkeypatch.setattr(
+        parallel, "allgather_rows", lambda local: np.concatenate([np.asarray(want[:4]), local])
+    )
+    reports, rewards = rl.verify_own_rows(Counting(), items, seed=5)
+    assert seen["rows"] == [f"program {i}" for i in range(4, 8)] and len(reports) == 4
+    assert rewards.tolist() == want
