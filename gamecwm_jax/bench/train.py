@@ -31,6 +31,14 @@ context, cuBLAS/cuDNN workspaces and fragmentation come on top). One XLA:CPU pas
 adds an fp32 copy of the weights, which a GPU never holds, is turned off (see
 `memory_estimate`).
 
+Per device on a mesh: `--mesh data,fsdp,tensor` compiles the same programs partitioned
+for that mesh (inputs carry the trainer's shardings, gamecwm_jax/parallel.py; on a
+CPU-only machine the mesh's devices are forced host devices), `--prompts N` adds the
+sampler's prefill and decode for N prompts x `--group`, and `--config RECIPE` takes the
+model, mesh and shapes from a recipe (configs/qwen25_7b_gpu8.py, ...):
+
+  python -m gamecwm_jax.bench.train --memory_only --config configs/qwen25_14b_v5e8.py --device_gib 16
+
 MFU of the update = model FLOPs / (time x peak FLOP/s), model FLOPs per trained token =
 6 N + 12 L d_attn T (PaLM's formula: forward + backward over N parameters, plus the
 attention score / value matmuls over a T-token context, causal half not discounted).
