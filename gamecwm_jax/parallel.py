@@ -40,7 +40,8 @@ from __future__ import annotations
 import logging
 import math
 import os
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import jax
 import numpy as np
@@ -169,7 +170,9 @@ def check_rows(n: int, mesh: Mesh, what: str) -> None:
 
 
 def describe(mesh: Mesh) -> str:
-    return f"mesh {_fmt(mesh.shape)} over {mesh.devices.size} {mesh.devices.flat[0].platform} devices"
+    return (
+        f"mesh {_fmt(mesh.shape)} over {mesh.devices.size} {mesh.devices.flat[0].platform} devices"
+    )
 
 
 # ----------------------------------------------------------------------------- specs

@@ -55,6 +55,7 @@ def results(tmp_path_factory):
                 capture_output=True,
                 text=True,
                 timeout=1800,
+                check=False,
             )
             assert proc.returncode == 0, proc.stderr[-5000:]
             os.replace(tmp, out)
@@ -181,7 +182,10 @@ def test_specs_follow_the_rules_and_fall_back_where_sizes_do_not_divide():
     )
     assert parallel.spec((2, 64, 48), (None, "embed", "heads"), m, {"heads": 3}) == P(None, "fsdp")
     # size-1 axes never appear: one device (or a pure data mesh) replicates the weights
-    assert parallel.spec((2, 64, 48), (None, "embed", "heads"), {"data": 8, "fsdp": 1, "tensor": 1}) == P()
+    assert (
+        parallel.spec((2, 64, 48), (None, "embed", "heads"), {"data": 8, "fsdp": 1, "tensor": 1})
+        == P()
+    )
 
 
 def test_batches_that_do_not_divide_are_refused_with_what_to_change():
@@ -190,7 +194,9 @@ def test_batches_that_do_not_divide_are_refused_with_what_to_change():
     class FakeMesh:
         shape = mesh
 
-    with pytest.raises(parallel.MeshError, match=r"rl.prompts_per_step=6 .* 4 row shards .*multiple of 4"):
+    with pytest.raises(
+        parallel.MeshError, match=r"rl.prompts_per_step=6 .* 4 row shards .*multiple of 4"
+    ):
         parallel.check_rows(6, FakeMesh(), "rl.prompts_per_step")
     parallel.check_rows(8, FakeMesh(), "rl.prompts_per_step")
 
@@ -218,7 +224,10 @@ def test_multi_host_plumbing():
     assert parallel.cluster_detected({"JAX_COORDINATOR_ADDRESS": "10.0.0.1:1234"})
     assert not parallel.initialize_distributed("auto", env={})  # one host: nothing to connect
     assert [parallel.process_rows(16, i, 4) for i in range(4)] == [
-        slice(0, 4), slice(4, 8), slice(8, 12), slice(12, 16)
+        slice(0, 4),
+        slice(4, 8),
+        slice(8, 12),
+        slice(12, 16),
     ]
     with pytest.raises(parallel.MeshError):
         parallel.process_rows(6, 0, 4)
@@ -237,6 +246,7 @@ def _run(args: list[str], devices: int, timeout: int = 900) -> subprocess.Comple
         capture_output=True,
         text=True,
         timeout=timeout,
+        check=False,
     )
 
 
@@ -249,7 +259,10 @@ def test_bad_mesh_and_batches_fail_before_anything_is_loaded(tmp_path):
     assert "mesh data=3, fsdp=1, tensor=1 needs 3 devices, but 4 are available" in p.stderr
     p = _run(base + ["--config.mesh.data=4", "--config.rl.prompts_per_step=2"], 4, timeout=300)
     assert p.returncode == 2, p.stderr[-2000:]
-    assert "config.rl.prompts_per_step=2 does not divide evenly over the mesh's 4 row shards" in p.stderr
+    assert (
+        "config.rl.prompts_per_step=2 does not divide evenly over the mesh's 4 row shards"
+        in p.stderr
+    )
     assert not os.path.exists(tmp_path / "base_model")
 
 
@@ -260,7 +273,7 @@ def test_memory_estimate_per_device_on_a_mesh(tmp_path):
 
     out = tmp_path / "mem.json"
     argv = "gamecwm_jax.bench.train --preset tiny --memory_only --group 4 --prompt_len 16"
-    argv += f" --new_tokens 16 --chunk 8 --micro_batches 4 --attn_block 8 --mesh 2,2,2"
+    argv += " --new_tokens 16 --chunk 8 --micro_batches 4 --attn_block 8 --mesh 2,2,2"
     argv += f" --prompts 2 --device_gib 1 --json {out}"
     p = _run(argv.split(), 8, timeout=600)
     assert p.returncode == 0, p.stderr[-3000:]
@@ -283,11 +296,17 @@ def test_the_issue_command_runs_on_four_devices(tmp_path):
     SFT, GRPO and the export run on the mesh and finish."""
     p = _run(
         [
-            "gamecwm_jax.rl", "--config", "configs/small_cpu.py",
-            "--config.mesh.data=2", "--config.mesh.tensor=2",
-            f"--config.workdir={tmp_path}", "--config.sft.steps=3", "--config.rl.steps=2",
-            "--config.eval.at_end=False", "--config.log.progress=False",
-        ],  # fmt: skip
+            "gamecwm_jax.rl",
+            "--config",
+            "configs/small_cpu.py",
+            "--config.mesh.data=2",
+            "--config.mesh.tensor=2",
+            f"--config.workdir={tmp_path}",
+            "--config.sft.steps=3",
+            "--config.rl.steps=2",
+            "--config.eval.at_end=False",
+            "--config.log.progress=False",
+        ],
         4,
     )
     assert p.returncode == 0, p.stderr[-3000:]

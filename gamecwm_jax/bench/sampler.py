@@ -191,7 +191,9 @@ def memory_estimate(
     def placed(shape, dt, logical):
         if mesh is None:
             return sds(shape, dt)
-        return sds(shape, dt, sharding=NamedSharding(mesh, parallel.spec(shape, logical, mesh.shape)))
+        return sds(
+            shape, dt, sharding=NamedSharding(mesh, parallel.spec(shape, logical, mesh.shape))
+        )
 
     if mesh is not None:
         params = parallel.abstract(params, parallel.param_shardings(params, cfg, mesh))

@@ -443,15 +443,15 @@ def memory_estimate(
             t0 = time.perf_counter()
             with ctx:
                 grad_b = program_bytes(
-                grpo_grad.lower(
-                    lora,
-                    params,
-                    *(m[k] for k in MICRO_BATCH_KEYS),
-                    temp,
-                    **_grpo_grad_options(beta, new_tokens),
-                    **kw,
+                    grpo_grad.lower(
+                        lora,
+                        params,
+                        *(m[k] for k in MICRO_BATCH_KEYS),
+                        temp,
+                        **_grpo_grad_options(beta, new_tokens),
+                        **kw,
+                    )
                 )
-            )
                 ref_b = program_bytes(
                     score_logprobs.lower(params, None, m["tokens"], m["mask"], temp, **kw)
                 )
