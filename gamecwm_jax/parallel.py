@@ -281,15 +281,21 @@ def replicate(tree: Any, mesh: Mesh) -> Any:
     return jax.tree.map(lambda x: put(x, sh), tree)
 
 
-def shard_rows(tree: Any, mesh: Mesh, row_axis: int = 0, what: str = "batch rows") -> Any:
+def shard_rows(
+    tree: Any, mesh: Mesh, row_axis: int = 0, what: str = "batch rows", strict: bool = True
+) -> Any:
     """A batch with its rows (`row_axis`) split over data x fsdp; None leaves stay None.
-    Raises MeshError when the rows do not divide evenly."""
+    strict: raise MeshError when the rows do not divide evenly; otherwise split them as
+    far as they divide (`spec`), e.g. the few distinct prompts of a GRPO micro-batch."""
 
     def one(x: Any) -> Any:
         if x is None:
             return None
-        check_rows(x.shape[row_axis], mesh, what)
-        return put(x, rows_sharding(mesh, np.ndim(x), row_axis))
+        if strict:
+            check_rows(x.shape[row_axis], mesh, what)
+        logical = [None] * np.ndim(x)
+        logical[row_axis] = "batch"
+        return put(x, NamedSharding(mesh, spec(np.shape(x), logical, mesh.shape)))
 
     return jax.tree.map(one, tree, is_leaf=lambda x: x is None)
 

@@ -4,24 +4,27 @@
 
 Runs SFT first when the config enables it (`sft.steps` or `sft.epochs` > 0;
 skipped if this workdir's SFT already finished), merges that adapter into the
-base weights, then GRPO. Each step:
+base weights, then GRPO. Each step reads top to bottom in `run_grpo`:
 
-  1. take `prompts_per_step` games from the (curriculum) schedule;
-  2. sample `group_size` completions per prompt with the jitted sampler (with
-     `inner_steps > 1` its per-token log-probs at the sampling temperature are the
-     "old" log-probs, or a fresh forward pass's with `old_logprobs="recompute"`;
-     with one update per batch the old log-probs are the stopped-gradient current
-     ones, as in TRL, so the ratio is exactly 1 whatever the dtype);
-  3. score them with the verifier's sandboxed worker pool;
-  4. group-relative advantages (negative ones scaled by `rl.neg_weight`, 1 = GRPO;
-     `rl.control` = shuffle / zero removes the verifier's information for a control run);
-     groups whose rewards are all equal carry no policy-gradient signal (counted):
-     with `beta == 0` they are dropped from the update, with `beta > 0` they stay
-     with advantage 0 so the KL term still holds the policy near the reference on
-     those prompts (as TRL does; README "GRPO details");
-  5. `inner_steps` AdamW updates of the LoRA weights with the clipped objective
-     (+ beta * k3 KL to the same model with LoRA off), gradients accumulated over
-     micro-batches with exact weights, log-probs computed chunk by chunk.
+  rollout = sample(...)          `group_size` completions of `prompts_per_step` games
+                                 (the curriculum's) from the jitted sampler;
+  reports = verify_batch(...)    the verifier's sandboxed worker pool scores them;
+  advantages(...)                group-relative advantages (negative ones scaled by
+                                 `rl.neg_weight`; `rl.control` = shuffle / zero removes the
+                                 verifier's information for a control run); a group whose
+                                 rewards are all equal carries no policy-gradient signal
+                                 (counted): with `beta == 0` it is dropped, with `beta > 0`
+                                 it stays with advantage 0 so its KL term still holds the
+                                 policy near the reference (as TRL does; README "GRPO details");
+  state, m = update(...)         one jitted program (train/grpo.py): reference log-probs
+                                 (LoRA off), then `inner_steps` AdamW updates of the LoRA
+                                 with the clipped objective + beta * k3 KL, gradients
+                                 accumulated by a scan over micro-batches; each prompt runs
+                                 once per micro-batch, not once per sample.
+
+With one update per batch the old log-probs are the stopped-gradient current ones (the
+ratio is exactly 1, as in TRL); with `inner_steps > 1` they are the sampler's, or a fresh
+pass of the sampling policy with `old_logprobs="recompute"`.
 
 Everything the next step depends on (LoRA, optimizer state, PRNG key, step,
 data position) is checkpointed; rerunning the same command resumes from the
@@ -34,6 +37,7 @@ and `<workdir>/export/` (PEFT adapter + merged safetensors).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -44,25 +48,21 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from gamecwm_jax import parallel
 from gamecwm_jax import sft as sft_lib
 from gamecwm_jax.games.registry import resolve_games
 from gamecwm_jax.model import init_lora, load_lora, merge_lora, save_lora
 from gamecwm_jax.sampler import Sampler, bucket_length
 from gamecwm_jax.train import data as data_lib
+from gamecwm_jax.train import grpo
 from gamecwm_jax.train import export as export_lib
 from gamecwm_jax.train import losses
 from gamecwm_jax.train import menu as menu_lib
 from gamecwm_jax.train.checkpoint import init_or_restore, train_state
 from gamecwm_jax.train.config import make_optimizer
 from gamecwm_jax.train.control import control_rewards
-from gamecwm_jax.train.metrics import MetricsLogger
-from gamecwm_jax.train.step import (
-    grpo_grad,
-    make_update,
-    score_logprobs,
-    tree_add,
-    update_count,
-)
+from gamecwm_jax.train.metrics import MetricsLogger, NullLogger
+from gamecwm_jax.train.step import update_count
 
 Params = dict[str, Any]
 
@@ -87,51 +87,6 @@ def base_for_rl(
     lora, lcfg = load_lora(path)
     logging.info("GRPO starts from SFT adapter %s (merged into the base)", path)
     return merge_lora(params, lora, lcfg)
-
-
-def train_rows(
-    zero_spread: np.ndarray, adv: np.ndarray, group_size: int, beta: float, neg_weight: float
-) -> np.ndarray:
-    """Which sampled rows enter the update (bool [P * G]).
-
-    A group whose rewards are all equal has advantage 0: with beta == 0 its rows add
-    nothing and are dropped; with beta > 0 they keep their KL term (TRL keeps them too),
-    otherwise the KL penalty would act only on the prompts where the rewards differ.
-    With neg_weight == 0 and no KL, only rows with a positive advantage add anything.
-    """
-    if beta > 0.0:
-        return np.ones(len(adv), bool)
-    rows = np.repeat(~zero_spread, group_size)
-    if neg_weight == 0.0:
-        rows &= adv > 0  # no advantage, no KL term: the row adds nothing
-    return rows
-
-
-def build_update_batch(
-    out: Any, keep_rows: np.ndarray, adv_n: np.ndarray, micro: int, max_new: int
-) -> dict[str, np.ndarray]:
-    """`[prompt | completion]` rows of the kept groups, padded to whole micro-batches.
-
-    Padding rows repeat row 0 with weight 0 (finite values, no contribution). The
-    completion width is the power-of-two bucket of the longest kept completion,
-    capped at max_new, so short batches train on short arrays.
-    """
-    g = out.num_samples
-    lengths = out.lengths[keep_rows]
-    c_len = min(bucket_length(int(lengths.max())), max_new)
-    n = len(keep_rows)
-    n_pad = -(-n // micro) * micro
-    rows = np.concatenate([keep_rows, np.full(n_pad - n, keep_rows[0])])
-    prompt_rows = rows // g
-    comp = out.tokens[rows, :c_len]
-    comp_mask = (np.arange(c_len)[None] < out.lengths[rows][:, None]).astype(np.int32)
-    return {
-        "tokens": np.concatenate([out.prompt_tokens[prompt_rows], comp], 1).astype(np.int32),
-        "mask": np.concatenate([out.prompt_mask[prompt_rows], comp_mask], 1).astype(np.int32),
-        "old_logp": (out.logprobs[rows, :c_len] * comp_mask).astype(np.float32),
-        "adv": adv_n[rows].astype(np.float32),
-        "weight": (np.arange(n_pad) < n).astype(np.float32),
-    }
 
 
 def verify_own_rows(
@@ -174,6 +129,115 @@ EXPORT_NOTE = """# Exported model
 """
 
 
+@dataclasses.dataclass
+class Rollout:
+    """One step's samples: the sampler's output, the decoded texts and each row's game."""
+
+    out: Any
+    texts: list[str]
+    games: list[str]
+
+
+def sample(
+    sampler: Sampler,
+    params: Params,
+    lora: Params,
+    lcfg: Any,
+    prompts: dict[str, list[int]],
+    games: list[str],
+    key: jax.Array,
+    rc: ml_collections.ConfigDict,
+) -> Rollout:
+    """`group_size` completions of each game's prompt from the current policy."""
+    out = sampler(
+        params,
+        [prompts[g] for g in games],
+        key=key,
+        num_samples=rc.group_size,
+        max_new_tokens=rc.max_new_tokens,
+        temperature=rc.temperature,
+        lora=lora,
+        lora_cfg=lcfg,
+    )
+    return Rollout(out, sampler.decode(out), [g for g in games for _ in range(rc.group_size)])
+
+
+def advantages(
+    rewards: np.ndarray, rc: ml_collections.ConfigDict, seed: int, step: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(advantage per row, the rows that train, zero-spread groups) from the rewards."""
+    adv_rewards = control_rewards(rewards, rc.group_size, rc.control, seed, step)
+    adv, zero_spread = losses.group_advantages(
+        adv_rewards, rc.group_size, rc.loss, rc.adv_eps, rc.neg_weight
+    )
+    rows = grpo.train_rows(zero_spread, adv, rc.group_size, rc.beta, rc.neg_weight)
+    return adv, np.flatnonzero(rows), zero_spread
+
+
+def update_batch(rollout: Rollout, keep_rows: np.ndarray, adv: np.ndarray, rc) -> grpo.Batch:
+    """The kept rows as micro-batches; the completion width is the power-of-two bucket of
+    the longest kept completion (capped at max_new_tokens), so short batches train on
+    short arrays."""
+    c_len = min(bucket_length(int(rollout.out.lengths[keep_rows].max())), rc.max_new_tokens)
+    return grpo.build_batch(rollout.out, keep_rows, adv, rc.micro_batch_size, c_len)
+
+
+def grpo_spec(config: ml_collections.ConfigDict, cfg: Any, lcfg: Any) -> grpo.GrpoSpec:
+    rc = config.rl
+    return grpo.GrpoSpec(
+        cfg=cfg,
+        lora_cfg=lcfg,
+        variant=rc.loss,
+        clip_eps_low=rc.clip_eps_low,
+        clip_eps_high=rc.clip_eps_high,
+        beta=rc.beta,
+        max_completion_len=rc.max_new_tokens,
+        inner_steps=rc.inner_steps,
+        old_logprobs="current" if rc.inner_steps == 1 else rc.old_logprobs,
+        chunk=rc.logprob_chunk,
+        remat=config.model.remat,
+    )
+
+
+def step_metrics(
+    rollout: Rollout,
+    reports: list[Any],
+    rewards: np.ndarray,
+    zero_spread: np.ndarray,
+    upd: dict[str, float],
+    lr: float,
+    times: list[float],
+    rc: ml_collections.ConfigDict,
+) -> dict[str, Any]:
+    """The row `metrics.jsonl` gets for a step (token sums turned into per-token means)."""
+    out = rollout.out
+    tokens = upd.get("tokens", 0.0)
+    tok, trained = max(tokens, 1.0), int(tokens)
+    t0, t1, t2, t3 = times
+    return {
+        **reward_metrics(reports, rewards),
+        "loss": upd.get("loss", float("nan")),
+        "frac_zero_spread": float(zero_spread.mean()),
+        "groups_zero_spread": int(zero_spread.sum()),
+        "kl": upd.get("kl", 0.0) / tok if rc.beta > 0 else None,
+        "clip_frac": upd.get("clipped", 0.0) / tok,
+        "ratio_mean": upd["ratio"] / tok if trained else None,
+        "entropy": upd["entropy"] / tok if trained else None,
+        "completion_len/mean": float(out.lengths.mean()),
+        "completion_len/max": int(out.lengths.max()),
+        "truncated_frac": float(out.truncated.mean()),
+        "grad_norm": upd.get("grad_norm", float("nan")),
+        "lr": lr,
+        "trained_tokens": trained,
+        "time/sample_s": t1 - t0,
+        "time/verify_s": t2 - t1,
+        "time/update_s": t3 - t2,
+        "step_s": t3 - t0,
+        "tokens_per_s": (int(out.lengths.sum()) + trained * rc.inner_steps) / (t3 - t0),
+        "games": ",".join(rollout.games[:: rc.group_size]),
+    }
+
+
 def run_grpo(
     config: ml_collections.ConfigDict,
     cfg: Any,
@@ -182,16 +246,28 @@ def run_grpo(
     games: list[str],
     model_dir: str = "",
     sft_adapter: str | None = None,
+    mesh: Any = None,
 ) -> dict[str, Any]:
-    """The GRPO loop (resumes automatically); returns the last step's metrics."""
+    """The GRPO loop (resumes automatically); returns the last step's metrics.
+
+    On a device `mesh` (default: the enclosing `jax.set_mesh`'s; params already sharded
+    over it) the LoRA and Adam state are replicated, each step's micro-batches have their
+    rows split over data x fsdp (`grpo.place_batch`), each host verifies its own rows
+    (`verify_own_rows`) and process 0 alone writes logs, the adapter and the export.
+    """
+    mesh = mesh if mesh is not None else parallel.current_mesh()
     rc = config.rl
     stage = os.path.join(config.workdir, "rl")
     lcfg = sft_lib.lora_config(rc.lora)
-    total_updates = rc.steps * rc.inner_steps
     optimizer, schedule = make_optimizer(
-        rc.lr, total_updates, rc.warmup_frac, rc.schedule, rc.weight_decay, rc.max_grad_norm
+        rc.lr,
+        rc.steps * rc.inner_steps,
+        rc.warmup_frac,
+        rc.schedule,
+        rc.weight_decay,
+        rc.max_grad_norm,
     )
-    update = make_update(optimizer)
+    update = grpo.make_update(optimizer, grpo_spec(config, cfg, lcfg))
     k_init, k_run = jax.random.split(jax.random.fold_in(jax.random.PRNGKey(config.seed), 1))
     ckpt, lora, opt_state, rng, start = init_or_restore(
         os.path.join(stage, "checkpoints"),
@@ -199,176 +275,61 @@ def run_grpo(
         init_lora(k_init, params, cfg, lcfg),
         optimizer,
         k_run,
+        mesh=mesh,
     )
-
-    from gamecwm_jax.games import get_game
-
-    tiers = [get_game(g).tier or 0 for g in games]
-    sched = data_lib.Schedule(games, tiers, config.seed, rc.curriculum, rc.epochs_per_tier)
-    prompt_cache = {
-        g: data_lib.prompt_ids(
-            tokenizer, g, config.data.use_system_prompt, config.data.prompt_style
-        )
-        for g in games
-    }
-    too_long = {g: len(p) for g, p in prompt_cache.items() if len(p) > rc.max_prompt_len}
-    if too_long:
-        raise ValueError(f"prompts longer than rl.max_prompt_len={rc.max_prompt_len}: {too_long}")
+    state = grpo.TrainState(lora, opt_state)
+    sched, prompts = _schedule_and_prompts(config, tokenizer, games)
     sampler = Sampler(cfg, tokenizer, max_seq_len=rc.max_prompt_len + rc.max_new_tokens)
-    temperature = jnp.float32(rc.temperature)
-    model_kw = dict(cfg=cfg, lora_cfg=lcfg, chunk=rc.logprob_chunk)
-    logger = MetricsLogger(
-        stage,
-        total_steps=rc.steps,
-        start_step=start,
-        tensorboard=config.log.tensorboard,
-        progress=config.log.progress,
-        desc="grpo",
-        plot_every=config.log.plot_every,
+    logger = (
+        MetricsLogger(
+            stage,
+            total_steps=rc.steps,
+            start_step=start,
+            tensorboard=config.log.tensorboard,
+            progress=config.log.progress,
+            desc="grpo",
+            plot_every=config.log.plot_every,
+        )
+        if parallel.is_main_process()
+        else NullLogger()
     )
     metrics: dict[str, Any] = {}
-    g_size, micro = rc.group_size, rc.micro_batch_size
     with make_verifier(config) as verifier:
         probe = menu_lib.make_probe(config, verifier, cfg, params, tokenizer, games, lcfg)
         if probe is not None and start == 0:
-            logger.log(0, probe(lora), progress=False)  # the policy GRPO starts from (LoRA B = 0)
+            logger.log(0, probe(state.lora), progress=False)  # the policy GRPO starts from
         for step in range(start + 1, rc.steps + 1):
             t0 = time.perf_counter()
-            rng, k_sample = jax.random.split(rng)
-            batch_games = sched.take((step - 1) * rc.prompts_per_step, rc.prompts_per_step)
-            out = sampler(
-                params,
-                [prompt_cache[g] for g in batch_games],
-                key=k_sample,
-                num_samples=g_size,
-                max_new_tokens=rc.max_new_tokens,
-                temperature=rc.temperature,
-                lora=lora,
-                lora_cfg=lcfg,
-            )
-            texts = sampler.decode(out)
+            rng, key = jax.random.split(rng)
+            step_games = sched.take((step - 1) * rc.prompts_per_step, rc.prompts_per_step)
+            rollout = sample(sampler, params, state.lora, lcfg, prompts, step_games, key, rc)
             t1 = time.perf_counter()
-            row_games = [g for g in batch_games for _ in range(g_size)]
-            reports = verifier.verify_batch(
-                list(zip(texts, row_games)), seed=config.seed * 1_000_003 + step
+            reports, rewards = verify_own_rows(  # reports: this host's rows only
+                verifier,
+                list(zip(rollout.texts, rollout.games)),
+                seed=config.seed * 1_000_003 + step,
             )
-            rewards = np.asarray([r.score for r in reports], np.float64)
             t2 = time.perf_counter()
-
-            adv_rewards = control_rewards(rewards, g_size, rc.control, config.seed, step)
-            adv, zero_spread = losses.group_advantages(
-                adv_rewards, g_size, rc.loss, rc.adv_eps, rc.neg_weight
-            )
-            train_row = train_rows(zero_spread, adv, g_size, rc.beta, rc.neg_weight)
-            lr_now = float(schedule(update_count(opt_state)))  # what this step's update uses
-            keep_rows = np.flatnonzero(train_row)
-            sums = {"clipped": 0.0, "kl": 0.0, "ratio": 0.0, "tokens": 0.0, "entropy": 0.0}
-            gnorm, loss_val, n_trained = float("nan"), float("nan"), 0
-            if len(keep_rows):
-                b = build_update_batch(out, keep_rows, adv, micro, rc.max_new_tokens)
-                p_len = out.prompt_tokens.shape[1]
-                n_micro = len(b["adv"]) // micro
-                mb = [
-                    {k: jnp.asarray(v[i * micro : (i + 1) * micro]) for k, v in b.items()}
-                    for i in range(n_micro)
-                ]
-                # One update per batch: old = stopped-gradient current log-probs (None).
-                reuse = rc.inner_steps > 1
-                for m in mb:  # reference (LoRA off) and, optionally, recomputed old log-probs
-                    m["ref_logp"] = (
-                        score_logprobs(
-                            params,
-                            None,
-                            m["tokens"],
-                            m["mask"],
-                            temperature,
-                            prompt_len=p_len,
-                            **model_kw,
-                        )
-                        if rc.beta > 0
-                        else None
-                    )
-                    if not reuse:
-                        m["old_logp"] = None
-                    elif rc.old_logprobs == "recompute":
-                        m["old_logp"] = score_logprobs(
-                            params,
-                            lora,
-                            m["tokens"],
-                            m["mask"],
-                            temperature,
-                            prompt_len=p_len,
-                            **model_kw,
-                        )
-                for inner in range(rc.inner_steps):
-                    grad_sum, num, den = None, 0.0, 0.0
-                    for m in mb:
-                        g, n, d, aux = grpo_grad(
-                            lora,
-                            params,
-                            m["tokens"],
-                            m["mask"],
-                            m["old_logp"],
-                            m["ref_logp"],
-                            m["adv"],
-                            m["weight"],
-                            temperature,
-                            prompt_len=p_len,
-                            remat=config.model.remat,
-                            variant=rc.loss,
-                            clip_eps_low=rc.clip_eps_low,
-                            clip_eps_high=rc.clip_eps_high,
-                            beta=rc.beta,
-                            max_completion_len=rc.max_new_tokens,
-                            **model_kw,
-                        )
-                        grad_sum = g if grad_sum is None else tree_add(grad_sum, g)
-                        num, den = num + n, den + d
-                        # KL / entropy of the policy that sampled the batch (first pass); clip and ratio
-                        # of the last pass (with one inner step the ratio is 1 and nothing is clipped).
-                        for k in sums:
-                            first_only = k in ("kl", "entropy", "tokens")
-                            if (inner == 0 and first_only) or (
-                                inner == rc.inner_steps - 1 and not first_only
-                            ):
-                                sums[k] += float(aux[k])
-                    lora, opt_state, gn = update(lora, opt_state, grad_sum, den)
-                    if inner == 0:
-                        gnorm, loss_val = float(gn), float(num / den)
-                n_trained = int(sums["tokens"])
+            adv, keep_rows, zero_spread = advantages(rewards, rc, config.seed, step)
+            lr = float(schedule(update_count(state.opt_state)))  # what this step's update uses
+            upd: dict[str, float] = {}
+            if len(keep_rows):  # else every group is equal with beta == 0: nothing to learn
+                batch = update_batch(rollout, keep_rows, adv, rc)
+                if mesh is not None:
+                    batch = grpo.place_batch(batch, mesh)
+                state, upd_dev = update(state, params, batch, jnp.float32(rc.temperature))
+                upd = {k: float(v) for k, v in jax.device_get(upd_dev).items()}
             t3 = time.perf_counter()
-
-            gen_tokens = int(out.lengths.sum())
-            tok = max(sums["tokens"], 1.0)
-            metrics = {
-                **reward_metrics(reports, rewards),
-                "loss": loss_val,
-                "frac_zero_spread": float(zero_spread.mean()),
-                "groups_zero_spread": int(zero_spread.sum()),
-                "kl": sums["kl"] / tok if rc.beta > 0 else None,
-                "clip_frac": sums["clipped"] / tok,
-                "ratio_mean": sums["ratio"] / tok if n_trained else None,
-                "entropy": sums["entropy"] / tok if n_trained else None,
-                "completion_len/mean": float(out.lengths.mean()),
-                "completion_len/max": int(out.lengths.max()),
-                "truncated_frac": float(out.truncated.mean()),
-                "grad_norm": gnorm,
-                "lr": lr_now,
-                "trained_tokens": n_trained,
-                "time/sample_s": t1 - t0,
-                "time/verify_s": t2 - t1,
-                "time/update_s": t3 - t2,
-                "step_s": t3 - t0,
-                "tokens_per_s": (gen_tokens + n_trained * rc.inner_steps) / (t3 - t0),
-                "games": ",".join(batch_games),
-            }
+            metrics = step_metrics(
+                rollout, reports, rewards, zero_spread, upd, lr, [t0, t1, t2, t3], rc
+            )
             if probe is not None:
-                metrics.update(probe(lora))
+                metrics.update(probe(state.lora))
             logger.log(step, metrics)
             if ckpt.should_save(step, rc.steps):
                 ckpt.save(
                     step,
-                    train_state(lora, opt_state, rng, step),
+                    train_state(state.lora, state.opt_state, rng, step),
                     {
                         "step": step,
                         "data_position": step * rc.prompts_per_step,
@@ -377,23 +338,66 @@ def run_grpo(
                 )
     logger.close()
     ckpt.close()
-    save_lora(os.path.join(stage, "adapter"), lora, lcfg)
-    if config.export.at_end:
-        export_dir = os.path.join(config.workdir, "export")
-        paths = export_lib.export_all(
-            export_dir,
-            cfg,
-            params,
-            lora,
-            lcfg,
-            tokenizer=tokenizer,
-            base_model=model_dir,
-            dtype=config.export.dtype,
-        )
-        with open(os.path.join(export_dir, "README.md"), "w") as f:
-            f.write(EXPORT_NOTE.format(base=model_dir, sft=sft_adapter or "none"))
-        logging.info("exported %s", paths)
+    _finish(config, cfg, params, state.lora, lcfg, tokenizer, stage, model_dir, sft_adapter)
     return metrics
+
+
+def _schedule_and_prompts(
+    config: ml_collections.ConfigDict, tokenizer: Any, games: list[str]
+) -> tuple[data_lib.Schedule, dict[str, list[int]]]:
+    """The (curriculum) order of games and every game's prompt ids, length-checked."""
+    from gamecwm_jax.games import get_game
+
+    rc = config.rl
+    tiers = [get_game(g).tier or 0 for g in games]
+    sched = data_lib.Schedule(games, tiers, config.seed, rc.curriculum, rc.epochs_per_tier)
+    prompts = {
+        g: data_lib.prompt_ids(
+            tokenizer, g, config.data.use_system_prompt, config.data.prompt_style
+        )
+        for g in games
+    }
+    too_long = {g: len(p) for g, p in prompts.items() if len(p) > rc.max_prompt_len}
+    if too_long:
+        raise ValueError(f"prompts longer than rl.max_prompt_len={rc.max_prompt_len}: {too_long}")
+    return sched, prompts
+
+
+def _finish(
+    config: ml_collections.ConfigDict,
+    cfg: Any,
+    params: Params,
+    lora: Params,
+    lcfg: Any,
+    tokenizer: Any,
+    stage: str,
+    model_dir: str,
+    sft_adapter: str | None,
+) -> None:
+    """The final adapter, and (with export.at_end) the PEFT adapter + merged model,
+    written by process 0 (the LoRA is replicated; the sharded base weights are first
+    gathered by every process, a collective, when there are several hosts)."""
+    if config.export.at_end and jax.process_count() > 1:
+        params = jax.tree.map(parallel.to_host, params)
+    if not parallel.is_main_process():
+        return
+    save_lora(os.path.join(stage, "adapter"), lora, lcfg)
+    if not config.export.at_end:
+        return
+    export_dir = os.path.join(config.workdir, "export")
+    paths = export_lib.export_all(
+        export_dir,
+        cfg,
+        params,
+        lora,
+        lcfg,
+        tokenizer=tokenizer,
+        base_model=model_dir,
+        dtype=config.export.dtype,
+    )
+    with open(os.path.join(export_dir, "README.md"), "w") as f:
+        f.write(EXPORT_NOTE.format(base=model_dir, sft=sft_adapter or "none"))
+    logging.info("exported %s", paths)
 
 
 def summarize(workdir: str) -> str:
@@ -453,8 +457,14 @@ def _run_on_mesh(config: ml_collections.ConfigDict, games: list[str], mesh: Any)
             games,
             model_dir,
             (config.rl.sft_adapter or sft_adapter) if config.rl.init_from_sft else None,
+            mesh=mesh,
         )
-        print(summarize(config.workdir), flush=True)
+        if jax.process_count() > 1:  # the other hosts wait for process 0's adapter
+            from jax.experimental import multihost_utils
+
+            multihost_utils.sync_global_devices("grpo adapter written")
+        if parallel.is_main_process():
+            print(summarize(config.workdir), flush=True)
         if config.eval.at_end:
             lora, lcfg = load_lora(os.path.join(config.workdir, "rl", "adapter"))
             run_eval(config, cfg, merge_lora(params, lora, lcfg), tokenizer)

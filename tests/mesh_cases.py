@@ -28,7 +28,7 @@ from gamecwm_jax.model import LoraConfig, Qwen2Config, init_lora, init_params
 from gamecwm_jax.sampler import sample
 from gamecwm_jax.train.checkpoint import init_or_restore, train_state
 from gamecwm_jax.train.config import make_optimizer
-from gamecwm_jax.train.step import grpo_grad, make_update, score_logprobs, sft_grad, tree_add
+from gamecwm_jax.train.step import make_update, sft_grad, tree_add
 
 MESHES = [(1, 1, 1), (8, 1, 1), (2, 4, 1), (2, 2, 2), (1, 1, 8)]
 # 8 query / 4 KV heads: tensor=2 splits both, tensor=8 splits query heads and falls
@@ -112,24 +112,37 @@ def sft_step(mesh, params, lora, opt_state, batch, update):
 
 
 def grpo_step(mesh, params, lora, opt_state, batch, update):
-    """One GRPO update with the KL reference pass, through today's rl.py functions
-    (score_logprobs for the LoRA-off reference, grpo_grad per micro-batch, make_update)."""
-    grad_sum, num, den = None, 0.0, 0.0
-    temp = jnp.float32(TEMP)
-    kw = dict(cfg=CFG, lora_cfg=LCFG, chunk=8, prompt_len=PROMPT)
-    for i in range(ROWS // MICRO):
-        m = parallel.shard_rows({k: v[i * MICRO : (i + 1) * MICRO] for k, v in batch.items()}, mesh)
-        ref = score_logprobs(params, None, m["tokens"], m["mask"], temp, **kw)
-        g, n, d, _ = grpo_grad(
-            lora, params, m["tokens"], m["mask"], None, ref, m["adv"], m["weight"], temp,
-            remat=True, variant="grpo", clip_eps_low=0.2, clip_eps_high=0.2, beta=0.1,
-            max_completion_len=COMP, **kw,
-        )  # fmt: skip
-        grad_sum = g if grad_sum is None else tree_add(grad_sum, g)
-        num, den = num + n, den + d
-    grad = jax.tree.map(lambda g: g / den, grad_sum)
-    lora, opt_state, gnorm = update(lora, opt_state, grad_sum, den)
-    return lora, opt_state, float(num / den), float(gnorm), grad
+    """One GRPO update through the trainer's own pieces: `grpo.build_batch` (4 prompts of
+    different lengths x 4 completions, 13 rows kept so 3 are padding), `grpo.place_batch`
+    and the pure `grpo.make_update` (reference pass with beta > 0, scan over 2
+    micro-batches, AdamW)."""
+    from gamecwm_jax.sampler import SampleOutput
+    from gamecwm_jax.train import grpo
+
+    g = 4
+    n_prompts = ROWS // g
+    comp_len = batch["mask"][:, PROMPT:].sum(1).astype(np.int32)
+    rollout = SampleOutput(
+        tokens=batch["tokens"][:, PROMPT:],
+        logprobs=np.zeros((ROWS, COMP), np.float32),
+        logprobs_raw=np.zeros((ROWS, COMP), np.float32),
+        lengths=comp_len,
+        truncated=np.zeros(ROWS, bool),
+        prompt_tokens=batch["tokens"][::g, :PROMPT],
+        prompt_mask=batch["mask"][::g, :PROMPT],
+        num_samples=g,
+    )
+    assert rollout.prompt_tokens.shape[0] == n_prompts
+    keep = np.arange(ROWS - 3)
+    host = grpo.build_batch(rollout, keep, batch["adv"], MICRO, COMP)
+    spec = grpo.GrpoSpec(
+        cfg=CFG, lora_cfg=LCFG, beta=0.1, max_completion_len=COMP, chunk=8, remat=True
+    )
+    step = grpo.make_update(optimizer(), spec)
+    state = grpo.TrainState(jax.tree.map(jnp.copy, lora), opt_state)  # the update donates it
+    state, m = step(state, params, grpo.place_batch(host, mesh), jnp.float32(TEMP))
+    m = jax.device_get(m)
+    return state.lora, state.opt_state, float(m["loss"]), float(m["grad_norm"]), None
 
 
 def flat(tree) -> dict[str, np.ndarray]:
@@ -160,7 +173,7 @@ def run_mesh(shape, out: dict[str, np.ndarray]) -> None:
             out[f"{key}/{case}/grad_norm"] = np.float64(gnorm)
             for k, v in flat(new_lora).items():
                 out[f"{key}/{case}/lora{k}"] = v
-            for k, v in flat(grad).items():
+            for k, v in flat(grad).items() if grad is not None else ():
                 out[f"{key}/{case}/grad{k}"] = v
         prompts = [list(range(1, 9)), [40, 41, 42], [7] * 5, [100, 3]]
         s = sample(

@@ -22,7 +22,7 @@ import torch
 from gamecwm_jax import rl
 from gamecwm_jax.model import LoraConfig, Qwen2Config, init_lora, init_params, load_lora
 from gamecwm_jax.sampler import sample
-from gamecwm_jax.train.step import score_logprobs
+from gamecwm_jax.train import grpo
 from tests.train.fixtures import (  # noqa: F401
     FakeReport,
     FakeVerifier,
@@ -173,9 +173,9 @@ def test_one_grpo_step_equals_an_independent_computation(workdir, monkeypatch):
     )
     c.rl.lora.update(dict(rank=4, alpha=64.0, targets="q,v,o,down"))
     seen = {}
-    real_init, real_build = rl.init_or_restore, rl.build_update_batch
+    real_init, real_build = rl.init_or_restore, rl.update_batch
 
-    def spy_init(directory, config, lora, optimizer, rng):
+    def spy_init(directory, config, lora, optimizer, rng, mesh=None):
         # Start from an adapter with B != 0, so that "the current LoRA" and "LoRA off"
         # differ already when the step's reference log-probs are taken.
         lora = {
@@ -183,17 +183,17 @@ def test_one_grpo_step_equals_an_independent_computation(workdir, monkeypatch):
             for i, (t, ab) in enumerate(lora.items())
         }
         seen["lora0"] = jax.tree.map(np.asarray, lora)
-        return real_init(directory, config, lora, optimizer, rng)
+        return real_init(directory, config, lora, optimizer, rng, mesh=mesh)
 
-    def spy_build(out, keep_rows, adv_n, micro, max_new):
-        seen["out"], seen["keep"] = out, keep_rows
-        b = real_build(out, keep_rows, adv_n, micro, max_new)
-        seen["weight"] = b["weight"]
+    def spy_build(rollout, keep_rows, adv_n, rc):
+        seen["out"], seen["keep"] = rollout.out, keep_rows
+        b = real_build(rollout, keep_rows, adv_n, rc)
+        seen["weight"] = b["weight"].reshape(-1)
         return b
 
     monkeypatch.setattr(rl, "make_verifier", lambda config: Scripted())
     monkeypatch.setattr(rl, "init_or_restore", spy_init)
-    monkeypatch.setattr(rl, "build_update_batch", spy_build)
+    monkeypatch.setattr(rl, "update_batch", spy_build)
     metrics = rl.run(c)
     got, lcfg = load_lora(os.path.join(workdir, "rl", "adapter"))
 
@@ -248,7 +248,7 @@ CFG = Qwen2Config(
     ids=["fp32", "bf16"],
 )
 def test_sampler_batch_and_trainer_logprobs_agree(dtype, max_tol, mean_tol):
-    """sampler -> build_update_batch -> the trainer's scoring: the old log-probs the batch
+    """sampler -> grpo.build_batch -> the trainer's scoring: the old log-probs the batch
     carries are the ones the training forward gives the same rows (left-padded prompts of
     three lengths, an adapter with B != 0, T != 1, top-p on)."""
     params = init_params(jax.random.PRNGKey(0), CFG, jnp.float32)
@@ -274,19 +274,17 @@ def test_sampler_batch_and_trainer_logprobs_agree(dtype, max_tol, mean_tol):
         eos_ids=(299,),
         pad_id=0,
     )
-    b = rl.build_update_batch(out, np.arange(6), np.ones(6, np.float32), 4, 20)
-    p = out.prompt_tokens.shape[1]
-    lp = score_logprobs(
-        params,
-        lora,
-        jnp.asarray(b["tokens"]),
-        jnp.asarray(b["mask"]),
-        jnp.float32(T),
-        cfg=CFG,
-        lora_cfg=lcfg,
-        prompt_len=p,
-        chunk=8,
+    # Micro-batches of 4 rows: the second holds the rest of group 2 and group 3 (U = 2).
+    b = grpo.build_batch(out, np.arange(6), np.ones(6, np.float32), 4, 20)
+    spec = grpo.GrpoSpec(cfg=CFG, lora_cfg=lcfg, chunk=8)
+    lp = np.stack(
+        [
+            grpo.micro_logprobs(
+                params, lora, jax.tree.map(lambda x: jnp.asarray(x[i]), b), jnp.float32(T), spec
+            )[0]
+            for i in range(len(b["tokens"]))
+        ]
     )
-    m = b["mask"][:, p:]
-    diff = np.abs(np.asarray(lp) * m - b["old_logp"])[m > 0]
+    m = b["mask"] * b["weight"][..., None]
+    diff = np.abs(lp * m - b["old_logp"])[m > 0]
     assert diff.max() < max_tol and diff.mean() < mean_tol, (diff.max(), diff.mean())

@@ -12,7 +12,8 @@ from gamecwm_jax.model import LoraConfig, Qwen2Config, init_lora, init_params, l
 from gamecwm_jax.train import data as data_lib
 from gamecwm_jax.train.config import make_optimizer
 from gamecwm_jax.train.metrics import MetricsLogger, read_jsonl
-from gamecwm_jax.train.step import grpo_grad, make_update, score_logprobs
+from gamecwm_jax.train import grpo
+from gamecwm_jax.train.step import score_logprobs
 from tests.train.fixtures import fake_verifier, tiny_config, tiny_model_dir, workdir  # noqa: F401
 
 CFG = Qwen2Config(
@@ -42,28 +43,25 @@ def test_update_raises_positive_and_lowers_negative_completion(variant, beta):
         lp = score_logprobs(params, lora_, tokens, mask, temp, **kw)
         return np.asarray(jnp.sum(lp * mask[:, 4:], axis=1))
 
-    old = score_logprobs(params, lora, tokens, mask, temp, **kw)
-    ref = score_logprobs(params, None, tokens, mask, temp, **kw)
     opt, _ = make_optimizer(1e-2, 10, 0.0, "constant", 0.0, 1.0)
-    g, num, den, _ = grpo_grad(
-        lora,
-        params,
-        tokens,
-        mask,
-        old,
-        ref,
-        jnp.array([1.0, -1.0]),
-        jnp.ones(2),
-        temp,
-        remat=False,
-        variant=variant,
-        clip_eps_low=0.2,
-        clip_eps_high=0.2,
-        beta=beta,
-        max_completion_len=4,
-        **kw,
+    # One micro-batch: the prompt once (U = 1), both completions continuing it.
+    batch = {
+        "prompt_tokens": tokens[None, :1, :4],
+        "prompt_mask": mask[None, :1, :4],
+        "row_prompt": jnp.zeros((1, 2), jnp.int32),
+        "tokens": tokens[None, :, 4:],
+        "mask": mask[None, :, 4:],
+        "old_logp": jnp.zeros((1, 2, 4)),
+        "adv": jnp.array([[1.0, -1.0]]),
+        "weight": jnp.ones((1, 2)),
+    }
+    spec = grpo.GrpoSpec(
+        cfg=CFG, lora_cfg=lcfg, variant=variant, beta=beta, max_completion_len=4, chunk=2
     )
-    new_lora, _, gnorm = make_update(opt)(lora, opt.init(lora), g, den)
+    state, m = grpo.make_update(opt, spec)(  # the update donates its state: pass a copy
+        grpo.TrainState(jax.tree.map(jnp.copy, lora), opt.init(lora)), params, batch, temp
+    )
+    new_lora, gnorm = state.lora, m["grad_norm"]
     before, after = seq_logp(lora), seq_logp(new_lora)
     assert float(gnorm) > 0
     assert after[0] > before[0], (before, after)
@@ -159,9 +157,9 @@ def test_zero_spread_groups_keep_their_kl_term_when_beta_is_positive():
     advantage 0 (its KL term holds the policy near the reference on that prompt)."""
     zero_spread = np.array([True, False])
     adv = np.array([0.0, 0.0, 0.7, -0.7], np.float32)
-    np.testing.assert_array_equal(rl.train_rows(zero_spread, adv, 2, 0.1, 1.0), [1, 1, 1, 1])
-    np.testing.assert_array_equal(rl.train_rows(zero_spread, adv, 2, 0.0, 1.0), [0, 0, 1, 1])
-    np.testing.assert_array_equal(rl.train_rows(zero_spread, adv, 2, 0.0, 0.0), [0, 0, 1, 0])
+    np.testing.assert_array_equal(grpo.train_rows(zero_spread, adv, 2, 0.1, 1.0), [1, 1, 1, 1])
+    np.testing.assert_array_equal(grpo.train_rows(zero_spread, adv, 2, 0.0, 1.0), [0, 0, 1, 1])
+    np.testing.assert_array_equal(grpo.train_rows(zero_spread, adv, 2, 0.0, 0.0), [0, 0, 1, 0])
 
 
 def test_neg_weight_zero_trains_only_the_better_samples(workdir, monkeypatch):
@@ -174,14 +172,14 @@ def test_neg_weight_zero_trains_only_the_better_samples(workdir, monkeypatch):
             return [FakeReport(1.0 - i % 2, {"static": 1.0}) for i in range(len(items))]
 
     seen = []
-    real_build = rl.build_update_batch
+    real_build = rl.update_batch
 
-    def spy(out, keep_rows, adv_n, micro, max_new):
+    def spy(rollout, keep_rows, adv_n, rc):
         seen.append((list(keep_rows), adv_n[keep_rows].tolist()))
-        return real_build(out, keep_rows, adv_n, micro, max_new)
+        return real_build(rollout, keep_rows, adv_n, rc)
 
     monkeypatch.setattr(rl, "make_verifier", lambda config: FirstWins())
-    monkeypatch.setattr(rl, "build_update_batch", spy)
+    monkeypatch.setattr(rl, "update_batch", spy)
     for neg_weight, rows in ((0.0, [0, 2]), (1.0, [0, 1, 2, 3])):
         c = tiny_config(os.path.join(workdir, f"w{neg_weight}"))
         c.model.path = os.path.join(workdir, "base_model")
@@ -351,19 +349,23 @@ def test_curriculum_and_recomputed_old_logprobs(workdir, fake_verifier, monkeypa
     games = ["kuhn_poker", "go", "tic_tac_toe", "connect4"]
     assert [get_game(g).tier for g in games] == [2, 2, 1, 1]
     seen = []
-    real_grad, real_build = rl.grpo_grad, rl.build_update_batch
+    real_grad, real_build = grpo.micro_grad, rl.update_batch
 
-    def spy_build(out, keep_rows, adv_n, micro, max_new):
-        b = real_build(out, keep_rows, adv_n, micro, max_new)
+    def spy_build(rollout, keep_rows, adv_n, rc):
+        b = real_build(rollout, keep_rows, adv_n, rc)
         seen.append({"sampler_old": b["old_logp"], "passed": []})
         return b
 
-    def spy_grad(lora, params, tokens, mask, old, ref, *args, **kwargs):
+    def record(old, ref, mask):
         seen[-1]["passed"].append((np.asarray(old), np.asarray(ref), np.asarray(mask)))
-        return real_grad(lora, params, tokens, mask, old, ref, *args, **kwargs)
 
-    monkeypatch.setattr(rl, "grpo_grad", spy_grad)
-    monkeypatch.setattr(rl, "build_update_batch", spy_build)
+    def spy_grad(lora, params, mb, old, ref, *args):
+        # Inside the jitted update: the callback hands the traced values back at run time.
+        jax.debug.callback(record, old, ref, mb["mask"])
+        return real_grad(lora, params, mb, old, ref, *args)
+
+    monkeypatch.setattr(grpo, "micro_grad", spy_grad)
+    monkeypatch.setattr(rl, "update_batch", spy_build)
     c = tiny_config(workdir)
     c.data.train_games = ",".join(games)
     c.rl.update(
@@ -384,10 +386,9 @@ def test_curriculum_and_recomputed_old_logprobs(workdir, fake_verifier, monkeypa
     ] * 2
     assert len(seen) >= 2, "the fake rewards should train at least two steps"
     late = seen[-1]  # after the adapter has moved, so policy != reference
-    old, ref, mask = late["passed"][0]
-    p = mask.shape[1] - old.shape[1]
-    m = mask[:, p:] > 0
-    sampler_old = late["sampler_old"][: len(old)]
+    old, ref, mask = late["passed"][0]  # the first micro-batch of the first inner update
+    m = mask > 0
+    sampler_old = late["sampler_old"][0]
     np.testing.assert_allclose(old[m], sampler_old[m], atol=1e-4)
     assert not np.array_equal(old[m], sampler_old[m])
     assert np.abs(old[m] - ref[m]).max() > 1e-3

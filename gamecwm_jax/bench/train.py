@@ -97,6 +97,11 @@ def device_peak_bytes() -> int | None:
 
 
 def bench_cpu(config_path: str, steps: int, workdir: str) -> dict[str, Any]:
+    """GRPO steps of a config file with SFT off (see `bench_config`)."""
+    return {"config": config_path, **bench_config(_load_config(config_path), steps, workdir)}
+
+
+def bench_config(config: Any, steps: int, workdir: str) -> dict[str, Any]:
     """GRPO steps of a config with SFT off; median split over the steps after the first."""
     from gamecwm_jax import rl
     from gamecwm_jax.train.config import validate
@@ -123,7 +128,6 @@ def bench_cpu(config_path: str, steps: int, workdir: str) -> dict[str, Any]:
 
     real_make_verifier = rl.make_verifier
     rl.make_verifier = lambda config: RandomScores(real_make_verifier(config))
-    config = _load_config(config_path)
     config.workdir = workdir
     config.sft.steps, config.sft.epochs = 0, 0.0
     config.rl.steps = steps
@@ -153,7 +157,6 @@ def bench_cpu(config_path: str, steps: int, workdir: str) -> dict[str, Any]:
     }
     return {
         "mode": "cpu",
-        "config": config_path,
         "steps": steps,
         "wall_s": wall,
         "first_step_s (compile)": rows[0]["step_s"],
@@ -161,6 +164,108 @@ def bench_cpu(config_path: str, steps: int, workdir: str) -> dict[str, Any]:
         "completion_len_mean": statistics.mean(r["completion_len/mean"] for r in rows),
         "rows_per_step": config.rl.prompts_per_step * config.rl.group_size,
         "peak_rss_mb": peak_rss_mb(),
+        "device": jax.devices()[0].device_kind,
+    }
+
+
+# The shapes of issue 11's side-by-side (a random Qwen2 of ~3M parameters, fp32).
+TRL_MODEL = dict(
+    vocab_size=400,
+    hidden_size=256,
+    intermediate_size=704,
+    num_hidden_layers=4,
+    num_attention_heads=8,
+    num_key_value_heads=2,
+    seed=0,
+)
+TRL_GAMES = ("tic_tac_toe", "connect4", "kuhn_poker", "pig")
+
+
+def against_trl_config(shapes: Any, workdir: str) -> Any:
+    """Our GRPO config at the shapes TRL runs (`bench.trl_grpo.TrlShapes`)."""
+    import ml_collections
+
+    from gamecwm_jax.train.config import default_config
+
+    c = default_config()
+    c.workdir = workdir
+    c.model.path = "tiny-random"
+    c.model.dtype = "float32"
+    c.model.remat = False
+    c.model.tiny = ml_collections.ConfigDict(TRL_MODEL)
+    c.data.train_games = ",".join(TRL_GAMES)
+    c.data.prompt_style = "name"
+    c.rl.prompts_per_step = shapes.prompts_per_step
+    c.rl.group_size = shapes.group_size
+    c.rl.micro_batch_size = shapes.micro_batch
+    c.rl.max_new_tokens = shapes.new_tokens
+    c.rl.max_prompt_len = 256
+    c.rl.temperature = shapes.temperature
+    c.rl.beta = shapes.beta
+    c.rl.lr = shapes.lr
+    c.rl.max_grad_norm = 1.0  # TRL's default
+    c.rl.curriculum = False
+    c.rl.logprob_chunk = 512
+    c.rl.lora.rank = shapes.lora_rank
+    c.rl.lora.alpha = shapes.lora_alpha
+    c.rl.lora.targets = "all"
+    c.verify.fast = True
+    c.verify.num_workers = 2
+    return c
+
+
+def against_trl(steps: int, workdir: str, shapes: Any = None) -> dict[str, Any]:
+    """Our GRPO step and TRL's, back to back in one command, at the same shapes.
+
+    Ours runs first (`bench_config`: the trainer's own loop, SFT off, the real verifier
+    with pseudo-random scores); then TRL's `GRPOTrainer` on the very checkpoint ours
+    loaded, in a fresh process (`bench.trl_grpo`, which says why). Both report the median
+    over the steps after the first.
+    """
+    import subprocess
+
+    from gamecwm_jax.bench.trl_grpo import TrlShapes
+    from gamecwm_jax.train import data as data_lib
+    from gamecwm_jax.train import setup
+
+    shapes = shapes or TrlShapes()
+    config = against_trl_config(shapes, workdir)
+    model_dir = setup.build_tiny_model(f"{workdir}/base_model", config.model.tiny)
+    tokenizer = setup.load_tokenizer(model_dir)
+    games = list(TRL_GAMES[: shapes.prompts_per_step])
+    prompt_ids = [data_lib.prompt_ids(tokenizer, g, True, config.data.prompt_style) for g in games]
+    with open(f"{workdir}/trl_prompts.json", "w") as f:
+        json.dump({"prompts": [tokenizer.decode(p) for p in prompt_ids], "games": games}, f)
+    ours = bench_config(config, steps, workdir)
+    print(f"ours: median step {ours['median step_s']:.2f} s; now TRL", file=sys.stderr)
+    subprocess.run(
+        [
+            sys.executable, "-m", "gamecwm_jax.bench.trl_grpo",
+            "--model_dir", model_dir,
+            "--prompts", f"{workdir}/trl_prompts.json",
+            "--steps", str(steps),
+            "--shapes", json.dumps(dataclasses.asdict(shapes)),
+            "--out", f"{workdir}/trl.json",
+        ],
+        check=True,
+    )  # fmt: skip
+    with open(f"{workdir}/trl.json") as f:
+        theirs = json.load(f)
+    ours_s, theirs_s = ours["median step_s"], theirs["median_step_s"]
+    return {
+        "mode": "against_trl",
+        "shapes": dataclasses.asdict(shapes),
+        "model": TRL_MODEL,
+        "prompt_tokens": [len(p) for p in prompt_ids],
+        "ours": ours,
+        "trl": theirs,
+        "ours_median_step_s": ours_s,
+        "trl_median_step_s": theirs_s,
+        "ratio_ours_over_trl": ours_s / theirs_s,
+        # update = reference pass + forward + backward + optimizer, generation left out
+        "ours_median_update_s": ours["median time/update_s"],
+        "trl_median_update_s": theirs["median_update_s"],
+        "update_ratio_ours_over_trl": ours["median time/update_s"] / theirs["median_update_s"],
         "device": jax.devices()[0].device_kind,
     }
 
@@ -187,20 +292,31 @@ def _bench_model(preset_name: str, attn_block: int | None) -> tuple[Any, Any, An
     return cfg, dtype, LoraConfig(rank=16, alpha=64.0, targets=("all",))
 
 
-# `grpo_grad`'s per-micro-batch arguments, in order (between `params` and `temperature`).
-MICRO_BATCH_KEYS = ("tokens", "mask", "old", "ref", "adv", "weight")
+def _grpo_spec(cfg: Any, lcfg: Any, beta: float, new_tokens: int, chunk: int) -> Any:
+    """The update's static options as the 3B recipe sets them (remat on, one update)."""
+    from gamecwm_jax.train.grpo import GrpoSpec
 
-
-def _grpo_grad_options(beta: float, new_tokens: int) -> dict[str, Any]:
-    """`grpo_grad`'s loss options as the recipe sets them in rl.py (remat on)."""
-    return dict(
-        remat=True,
-        variant="grpo",
-        clip_eps_low=0.2,
-        clip_eps_high=0.2,
-        beta=beta,
-        max_completion_len=new_tokens,
+    return GrpoSpec(
+        cfg=cfg, lora_cfg=lcfg, beta=beta, max_completion_len=new_tokens, chunk=chunk, remat=True
     )
+
+
+def group_batch(
+    prompt_bt: np.ndarray, prompt_mask_bt: np.ndarray, tokens_rc: np.ndarray, micro: int
+) -> dict[str, Any]:
+    """One group (one prompt, R completions) as the update's micro-batches [R / micro, ...]."""
+    r, c = tokens_rc.shape
+    m = r // micro
+    return {
+        "prompt_tokens": np.broadcast_to(prompt_bt, (m,) + prompt_bt.shape).astype(np.int32),
+        "prompt_mask": np.broadcast_to(prompt_mask_bt, (m,) + prompt_bt.shape).astype(np.int32),
+        "row_prompt": np.zeros((m, micro), np.int32),
+        "tokens": tokens_rc.reshape(m, micro, c).astype(np.int32),
+        "mask": np.ones((m, micro, c), np.int32),
+        "old_logp": np.zeros((m, micro, c), np.float32),
+        "adv": np.linspace(-1, 1, r, dtype=np.float32).reshape(m, micro),
+        "weight": np.ones((m, micro), np.float32),
+    }
 
 
 def bench_update(
@@ -219,8 +335,9 @@ def bench_update(
     `attn_block` overrides the model config's query block (0: one block)."""
     from gamecwm_jax.model import count_params, init_lora, init_params
     from gamecwm_jax.sampler import sample
+    from gamecwm_jax.train import grpo
     from gamecwm_jax.train.config import make_optimizer
-    from gamecwm_jax.train.step import grpo_grad, make_update, score_logprobs, tree_add
+    from gamecwm_jax.train.logprobs import shared_prompt_logprobs
 
     cfg, dtype, lcfg = _bench_model(preset_name, attn_block)
     params = init_params(jax.random.PRNGKey(0), cfg, dtype)
@@ -259,56 +376,44 @@ def bench_update(
             )
             dt = time.perf_counter() - t0
         out.update({"sample_s": dt, "sample_tokens_per_s": group * new_tokens / dt})
-        tokens = np.concatenate([s.prompt_tokens.repeat(group, 0), s.tokens], 1)
-        mask = np.concatenate([s.prompt_mask.repeat(group, 0), np.ones_like(s.tokens)], 1)
-        p_len = s.prompt_tokens.shape[1]
+        prompt_bt, prompt_mask_bt, comp_rc = s.prompt_tokens, s.prompt_mask, s.tokens
     else:
         rng = np.random.default_rng(1)
-        tokens = rng.integers(0, cfg.vocab_size, (group, prompt_len + new_tokens)).astype(np.int32)
-        mask = np.ones_like(tokens)
-        p_len = prompt_len
+        prompt_bt = rng.integers(0, cfg.vocab_size, (1, prompt_len)).astype(np.int32)
+        prompt_mask_bt = np.ones_like(prompt_bt)
+        comp_rc = rng.integers(0, cfg.vocab_size, (group, new_tokens)).astype(np.int32)
+    p_len = prompt_bt.shape[1]
+    batch = jax.tree.map(jnp.asarray, group_batch(prompt_bt, prompt_mask_bt, comp_rc, micro))
     opt, _ = make_optimizer(2e-5, 100, 0.0, "constant", 0.0, 0.1)
-    update = make_update(opt)
-    opt_state = opt.init(lora)
-    adv = jnp.asarray(np.linspace(-1, 1, group), jnp.float32)
-    kw = dict(cfg=cfg, lora_cfg=lcfg, chunk=chunk, prompt_len=p_len)
+    spec = _grpo_spec(cfg, lcfg, beta, new_tokens, chunk)
+    update = grpo.make_update(opt, spec)
+    state = grpo.TrainState(lora, opt.init(lora))
 
-    def one_update(lora, opt_state):
+    @jax.jit
+    def ref_pass(mb):  # what the update's reference pass runs, timed apart
+        return shared_prompt_logprobs(
+            params,
+            cfg,
+            mb["prompt_tokens"][0],
+            mb["prompt_mask"][0],
+            mb["row_prompt"][0],
+            mb["tokens"][0],
+            mb["mask"][0],
+            chunk=chunk,
+            temperature=temp,
+        )[0]
+
+    def one_update(state):
         t0 = time.perf_counter()
-        mbs = []
-        for i in range(0, group, micro):
-            sl = slice(i, i + micro)
-            m = {
-                "tokens": jnp.asarray(tokens[sl]),
-                "mask": jnp.asarray(mask[sl]),
-                "old": None,  # one update per batch: the trainer's stopped-gradient current
-                "adv": adv[sl],
-                "weight": jnp.ones(len(adv[sl])),
-            }
-            m["ref"] = (
-                score_logprobs(params, None, m["tokens"], m["mask"], temp, **kw) if beta else None
-            )
-            mbs.append(m)
-        jax.block_until_ready([m["ref"] for m in mbs])
-        t_ref = time.perf_counter() - t0
-        grad_sum, den = None, 0.0
-        for m in mbs:
-            g, _, d, _ = grpo_grad(
-                lora,
-                params,
-                *(m[k] for k in MICRO_BATCH_KEYS),
-                temp,
-                **_grpo_grad_options(beta, new_tokens),
-                **kw,
-            )
-            grad_sum = g if grad_sum is None else tree_add(grad_sum, g)
-            den = den + d
-        lora, opt_state, _ = update(lora, opt_state, grad_sum, den)
-        jax.block_until_ready(lora)
-        return lora, opt_state, t_ref, time.perf_counter() - t0
+        jax.block_until_ready(ref_pass(batch))
+        t_ref = (time.perf_counter() - t0) * len(batch["tokens"])
+        t0 = time.perf_counter()
+        state, metrics = update(state, params, batch, temp)
+        jax.block_until_ready(metrics)
+        return state, t_ref, time.perf_counter() - t0
 
-    lora, opt_state, _, compile_s = one_update(lora, opt_state)
-    lora, opt_state, ref_s, update_s = one_update(lora, opt_state)
+    state, _, compile_s = one_update(state)
+    state, ref_s, update_s = one_update(state)
     trained = group * new_tokens
     context = p_len + new_tokens
     model_flops = train_flops_per_token(cfg, n_params, context) * trained
@@ -349,31 +454,33 @@ def memory_estimate(
     """Compile-only memory of the GRPO update at model scale; no weights are allocated.
 
     For each query block (0: unblocked attention) and micro-batch size, lowers and
-    compiles the two programs `bench_update` and rl.py run over a micro-batch, with
-    `jax.ShapeDtypeStruct` inputs: `grpo_grad` (forward + backward, remat, chunked
-    log-probs) and `score_logprobs` (the LoRA-off reference pass), and reads XLA's
-    buffer assignment (argument + output + temp - aliased bytes). The step's estimate is
-    the larger program plus what stays allocated between programs: the AdamW state and
-    the accumulated LoRA gradient, and the whole group's tokens / log-probs.
+    compiles the trainer's whole update (`train.grpo.make_update`: the reference pass,
+    forward + backward with remat and chunked log-probs over a scan of micro-batches, and
+    AdamW) for one group of `group` completions of one prompt, from `jax.ShapeDtypeStruct`
+    inputs, and reads XLA's buffer assignment (argument + output + temp - aliased bytes):
+    weights, LoRA, AdamW state, the batch and every temporary of the step are in it.
 
     On a CPU backend this is XLA:CPU's buffer assignment, an estimate of what the GPU
     would need, not a GPU measurement (see the module docstring), compiled without the
     pass that adds an fp32 weight copy a GPU never holds (`bench.program_bytes`).
 
     With `mesh_shape` (data, fsdp, tensor) the inputs carry the trainer's shardings
-    (gamecwm_jax.parallel: weights split, LoRA / Adam state replicated, rows split) and
-    XLA partitions the programs for that mesh: every figure is per device. On a CPU
-    this needs as many (forced) host devices as the mesh has; `main` forces them.
-    `prompts` > 0 also compiles the sampler's prefill and decode programs for
+    (gamecwm_jax.parallel: weights split, LoRA / Adam state replicated, micro-batch rows
+    split as `grpo.place_batch` splits them) and XLA partitions the update for that mesh:
+    every figure is per device. On a CPU this needs as many (forced) host devices as the
+    mesh has (`force_host_devices`). `prompts` > 0 makes the step `prompts` groups (the
+    recipe's rows) and also compiles the sampler's prefill and decode programs for
     `prompts` x `group` completions (GRPO's sampling call) on the same mesh.
     """
     import contextlib
 
+    from jax.sharding import NamedSharding
+
     from gamecwm_jax import parallel
     from gamecwm_jax.bench import disabled_passes, program_bytes
     from gamecwm_jax.model import init_lora, init_params
+    from gamecwm_jax.train import grpo
     from gamecwm_jax.train.config import make_optimizer
-    from gamecwm_jax.train.step import grpo_grad, score_logprobs
 
     def nbytes(tree: Any) -> int:
         """Bytes a device holds of `tree` (its shard of each sharded leaf)."""
@@ -388,80 +495,52 @@ def memory_estimate(
     params = jax.eval_shape(lambda: init_params(jax.random.PRNGKey(0), cfg, dtype))
     lora = jax.eval_shape(lambda p: init_lora(jax.random.PRNGKey(1), p, cfg, lcfg), params)
     opt, _ = make_optimizer(2e-5, 100, 0.0, "constant", 0.0, 0.1)
-    opt_state = jax.eval_shape(opt.init, lora)
-    seq = prompt_len + new_tokens
+    state = grpo.TrainState(lora, jax.eval_shape(opt.init, lora))
     mesh = None
     if mesh_shape is not None:
-        n_dev = int(np.prod(mesh_shape))
-        mesh = parallel.make_mesh(*mesh_shape, devices=jax.devices()[:n_dev])
+        mesh = parallel.make_mesh(*mesh_shape, devices=jax.devices()[: int(np.prod(mesh_shape))])
         params = parallel.abstract(params, parallel.param_shardings(params, cfg, mesh))
         rep = parallel.replicated(mesh)
-        lora, opt_state = (
-            jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=rep), t)
-            for t in (lora, opt_state)
-        )
-        for m in micro_batches:
-            parallel.check_rows(m, mesh, "micro batch")
-
-    def batch(rows: int) -> dict[str, jax.ShapeDtypeStruct]:
-        i32, f32 = jnp.int32, jnp.float32
-
-        def sds(shape, dt):
-            if mesh is None:
-                return jax.ShapeDtypeStruct(shape, dt)
-            return jax.ShapeDtypeStruct(
-                shape, dt, sharding=parallel.rows_sharding(mesh, len(shape))
-            )
-
-        return {
-            "tokens": sds((rows, seq), i32),
-            "mask": sds((rows, seq), i32),
-            "old": None,  # as the trainer with one update per batch
-            "ref": sds((rows, new_tokens), f32) if beta else None,
-            "adv": sds((rows,), f32),
-            "weight": sds((rows,), f32),
-        }
-
-    # Between programs the devices keep the Adam state, the LoRA (and its accumulated
-    # gradient, same size) and the step's whole batch (rows split over the mesh).
+        state = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=rep), state)
     step_rows = group * max(1, prompts)
-    mesh_rows = parallel.row_shards(mesh) if mesh is not None else 1
-    whole_batch = {k: v for k, v in batch(max(micro_batches)).items() if v is not None}
-    batch_bytes = sum(
-        int(np.prod(v.shape[1:])) * step_rows * jnp.dtype(v.dtype).itemsize
-        for v in whole_batch.values()
-    )
-    held = nbytes(opt_state) + nbytes(lora) + -(-batch_bytes // mesh_rows)
+
+    def abstract_batch(micro: int) -> Any:
+        """The step's rows as the update's micro-batches, as shapes (and shardings)."""
+        host = group_batch(
+            np.zeros((1, prompt_len), np.int32),
+            np.ones((1, prompt_len), np.int32),
+            np.zeros((step_rows, new_tokens), np.int32),
+            micro,
+        )
+        if mesh is None:
+            return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), host)
+        parallel.check_rows(micro, mesh, "micro batch")  # as grpo.place_batch: axis 1 split
+
+        def sds(x: np.ndarray) -> jax.ShapeDtypeStruct:
+            logical = [None] * x.ndim
+            logical[1] = "batch"
+            sh = NamedSharding(mesh, parallel.spec(x.shape, logical, mesh.shape))
+            return jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sh)
+
+        return jax.tree.map(sds, host)
+
     temp = jax.ShapeDtypeStruct((), jnp.float32)
     rows = []
     ctx = jax.set_mesh(mesh) if mesh is not None else contextlib.nullcontext()
     for block in attn_blocks:
         cfg_b = dataclasses.replace(cfg, attn_block=block)
-        kw = dict(cfg=cfg_b, lora_cfg=lcfg, chunk=chunk, prompt_len=prompt_len)
+        update = grpo.make_update(opt, _grpo_spec(cfg_b, lcfg, beta, new_tokens, chunk))
         for micro in micro_batches:
-            m = batch(micro)
+            batch = abstract_batch(micro)
             t0 = time.perf_counter()
             with ctx:
-                grad_b = program_bytes(
-                    grpo_grad.lower(
-                        lora,
-                        params,
-                        *(m[k] for k in MICRO_BATCH_KEYS),
-                        temp,
-                        **_grpo_grad_options(beta, new_tokens),
-                        **kw,
-                    )
-                )
-                ref_b = program_bytes(
-                    score_logprobs.lower(params, None, m["tokens"], m["mask"], temp, **kw)
-                )
+                step_b = program_bytes(update.lower(state, params, batch, temp))
             rows.append(
                 {
                     "attn_block": block,
                     "micro_batch": micro,
-                    "grad": grad_b,
-                    "ref": ref_b,
-                    "step_estimate": max(grad_b["total"], ref_b["total"]) + held,
+                    "step": step_b,
+                    "step_estimate": step_b["total"],
                     "compile_s": time.perf_counter() - t0,
                 }
             )
@@ -487,14 +566,14 @@ def memory_estimate(
         "mesh": dict(mesh.shape) if mesh is not None else None,
         "per_device": mesh is not None,
         "prompts": prompts,
+        "step_rows": step_rows,
         "sampling_gib": sampling,
         "group": group,
-        "seq_len": seq,
+        "seq_len": prompt_len + new_tokens,
         "new_tokens": new_tokens,
         "logprob_chunk": chunk,
         "weights_bytes": nbytes(params),
-        "held_between_programs_bytes": held,
-        "state_bytes": nbytes(opt_state) + 2 * nbytes(lora),
+        "state_bytes": nbytes(state),
         # XLA:CPU has no bf16 matmul: its decode program holds an fp32 copy of every
         # layer's weights (2x their bf16 bytes) that an accelerator never makes. Measured:
         # 0.5B, batch 8, 256 + 256: decode temporaries 2.00 GiB with bf16 weights, 1.36
@@ -535,7 +614,7 @@ def _fits(res: dict[str, Any], device_gib: float) -> dict[str, Any]:
     """Peak per device: the larger of the update step and the sampling decode loop (which
     runs while the LoRA and Adam state are also held), against `device_gib`."""
     gib = 2.0**30
-    update = max(r["step_estimate"] for r in res["rows"]) / gib
+    update = max(r["step_estimate"] for r in res["rows"]) / gib  # the whole update program
     out: dict[str, Any] = {"update_gib": update}
     if res.get("sampling_gib"):
         state = res["state_bytes"] / gib
@@ -590,13 +669,13 @@ def memory_for_recipe(config_path: str, device_gib: float = 0.0) -> dict[str, An
 
 
 def _memory_row(r: dict[str, Any]) -> str:
-    g = r["grad"]
+    g = r["step"]
     gib = 2.0**30
     return (
-        f"attn_block={r['attn_block']:<4} micro_batch={r['micro_batch']}: grad program "
+        f"attn_block={r['attn_block']:<4} micro_batch={r['micro_batch']}: update program "
         f"arg {g['argument'] / gib:.2f} + out {g['output'] / gib:.2f} + temp {g['temp'] / gib:.2f}"
-        f" GiB = {g['total'] / gib:.2f} GiB; ref pass {r['ref']['total'] / gib:.2f} GiB; "
-        f"step ~{r['step_estimate'] / gib:.2f} GiB (compiled in {r['compile_s']:.0f} s)"
+        f" - aliased {g['alias'] / gib:.2f} GiB = {g['total'] / gib:.2f} GiB "
+        f"(compiled in {r['compile_s']:.0f} s)"
     )
 
 
@@ -632,6 +711,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--device_gib", type=float, default=0.0, help="capacity to check against")
     ap.add_argument("--peak_tflops", type=float, default=0.0)
+    ap.add_argument(
+        "--against", default="", choices=("", "trl"), help="trl: TRL's GRPOTrainer side by side"
+    )
     ap.add_argument("--json", default="", help="also write the result here")
     a = ap.parse_args(argv)
     if a.memory_only and a.config:
@@ -656,6 +738,10 @@ def main(argv: list[str] | None = None) -> int:
             prompts=a.prompts,
         )
         res["fits"] = _fits(res, a.device_gib)
+    elif a.against == "trl":
+        import tempfile
+
+        res = against_trl(a.steps, a.workdir or tempfile.mkdtemp(prefix="bench_trl_"))
     elif a.preset:
         res = bench_update(
             a.preset,

@@ -15,7 +15,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from gamecwm_jax.model import forward, lm_head
+from gamecwm_jax.model import forward, init_cache, lm_head
 
 Params = dict[str, Any]
 
@@ -109,6 +109,83 @@ def completion_logprobs(
         cfg,
         h_pred_bcd,
         tokens_bt[:, prompt_len:],
+        chunk=chunk,
+        temperature=temperature,
+        with_entropy=with_entropy,
+    )
+
+
+def shared_prompt_logprobs(
+    params: Params,
+    cfg: Any,
+    prompt_tokens_ut: jax.Array,
+    prompt_mask_ut: jax.Array,
+    row_prompt_r: jax.Array,
+    tokens_rc: jax.Array,
+    mask_rc: jax.Array,
+    *,
+    lora: Params | None = None,
+    lora_cfg: Any = None,
+    chunk: int = 512,
+    temperature: float | jax.Array = 1.0,
+    remat: bool | None = None,
+    with_entropy: bool = False,
+) -> tuple[jax.Array, jax.Array | None]:
+    """Log-probs [R, C] of R completions that continue U <= R shared prompts.
+
+    GRPO samples G completions of each prompt, so scoring `[prompt | completion]` rows
+    runs every prompt G times. Here each prompt runs once: its keys and values go into a
+    KV cache (`forward` with a cache, as in prefill), the cache rows are gathered for the
+    completions (`row_prompt_r[r]` is the prompt row r continues) and the completions run
+    on top of them. Same keys, values, positions and masks as `completion_logprobs` on the
+    concatenated rows, so the same numbers up to summation order; the prompt work drops
+    from R to U rows. Gradients flow back through the gather, so a prompt's LoRA gradient
+    is the sum over the completions that continue it, as with repeated rows.
+    """
+    u, tp = prompt_tokens_ut.shape
+    c = tokens_rc.shape[1]
+    dtype = params["embed"].dtype
+    cache = init_cache(cfg, u, tp, dtype)
+    h_utd, cache = forward(
+        params,
+        cfg,
+        prompt_tokens_ut,
+        positions_from_mask(prompt_mask_ut),
+        prompt_mask_ut,
+        lora=lora,
+        lora_cfg=lora_cfg,
+        cache=cache,
+        return_hidden=True,
+        remat=remat,
+    )
+    # Completion slots follow the prompt's: the prompt's cache, widened by C empty slots.
+    widen = lambda x: jnp.pad(x, ((0, 0), (0, 0), (0, 0), (0, c), (0, 0)))[:, row_prompt_r]
+    cache_r = {
+        "k": widen(cache["k"]),
+        "v": widen(cache["v"]),
+        "mask": jnp.pad(cache["mask"], ((0, 0), (0, c)))[row_prompt_r],
+        "index": cache["index"],
+    }
+    full_mask_rt = jnp.concatenate([prompt_mask_ut[row_prompt_r], mask_rc], axis=1)
+    h_rcd, _ = forward(
+        params,
+        cfg,
+        tokens_rc,
+        positions_from_mask(full_mask_rt)[:, tp:],
+        mask_rc,
+        lora=lora,
+        lora_cfg=lora_cfg,
+        cache=cache_r,
+        return_hidden=True,
+        remat=remat,
+    )
+    # The last prompt position predicts the first completion token (prompts are left-padded).
+    h_pred_rcd = jnp.concatenate([h_utd[row_prompt_r, -1:], h_rcd[:, :-1]], axis=1)
+    return chunked_logprobs(
+        params,
+        cfg,
+        h_pred_rcd,
+        tokens_rc,
         chunk=chunk,
         temperature=temperature,
         with_entropy=with_entropy,

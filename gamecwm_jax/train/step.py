@@ -1,12 +1,12 @@
-"""Jitted gradient and update functions shared by SFT and GRPO.
+"""Jitted SFT gradient and update, and no-gradient scoring of `[prompt | completion]` rows.
 
-The step is split in two kinds of compiled program: a micro-batch gradient
-(loss numerator, denominator and d numerator / d LoRA) and one optimizer
-update that divides the summed gradient by the summed denominator. Python
-loops over micro-batches in between, so accumulation needs no extra memory
-beyond one gradient pytree, is exact (see losses.py) and micro-batches of
-different lengths simply compile once per length bucket. Only the LoRA pytree
-is differentiated; the base params are closed-over constants.
+SFT's step is split in two kinds of compiled program: a micro-batch gradient (loss
+numerator, denominator and d numerator / d LoRA) and one optimizer update that divides
+the summed gradient by the summed denominator. Python loops over micro-batches in
+between, so accumulation is exact (see losses.py) and micro-batches of different lengths
+(SFT pairs vary a lot) simply compile once per length bucket. Only the LoRA pytree is
+differentiated; the base params are constants. GRPO's update, whose micro-batches all
+share one shape, is one program instead (train/grpo.py).
 """
 
 from __future__ import annotations
@@ -58,84 +58,6 @@ def sft_grad(
 
     (num, den), grad = jax.value_and_grad(num_fn, has_aux=True)(lora)
     return grad, num, den
-
-
-@functools.partial(
-    jax.jit,
-    static_argnames=_MODEL_STATIC
-    + ("variant", "clip_eps_low", "clip_eps_high", "beta", "max_completion_len"),
-)
-def grpo_grad(
-    lora: Params,
-    params: Params,
-    tokens_bt: jax.Array,
-    mask_bt: jax.Array,
-    old_logp_bc: jax.Array | None,
-    ref_logp_bc: jax.Array | None,
-    adv_b: jax.Array,
-    weight_b: jax.Array,
-    temperature: jax.Array,
-    *,
-    cfg: Any,
-    lora_cfg: Any,
-    prompt_len: int,
-    chunk: int,
-    remat: bool,
-    variant: str,
-    clip_eps_low: float,
-    clip_eps_high: float,
-    beta: float,
-    max_completion_len: int,
-) -> tuple[Params, jax.Array, jax.Array, dict[str, jax.Array]]:
-    """(d num / d lora, num, den, aux) of the clipped GRPO objective on one micro-batch.
-
-    `old_logp_bc=None` takes the stopped-gradient log-probs of this very forward pass as
-    the old ones (TRL's way with one update per batch): the ratio is exactly 1. The
-    sampler's log-probs come from the decode path, which in bf16 differs from this
-    training forward by up to ~0.04 nats a token, enough to make a "ratio 1" clip.
-    """
-    comp_mask_bc = mask_bt[:, prompt_len:]
-
-    def num_fn(lora_):
-        logp_bc, ent_bc = completion_logprobs(
-            params,
-            cfg,
-            tokens_bt,
-            mask_bt,
-            prompt_len,
-            lora=lora_,
-            lora_cfg=lora_cfg,
-            chunk=chunk,
-            temperature=temperature,
-            remat=remat,
-            with_entropy=True,
-        )
-        num, den, aux = losses.policy_loss_terms(
-            logp_bc,
-            old_logp_bc,
-            adv_b,
-            comp_mask_bc,
-            weight_b,
-            variant=variant,
-            clip_eps_low=clip_eps_low,
-            clip_eps_high=clip_eps_high,
-            beta=beta,
-            logp_ref_bt=ref_logp_bc,
-            max_completion_len=max_completion_len,
-        )
-        m_bc = comp_mask_bc * weight_b[:, None]
-        aux = {
-            **aux,
-            "entropy": jnp.sum(ent_bc * m_bc),
-            "logp_delta": jnp.sum(
-                jax.lax.stop_gradient(logp_bc - (logp_bc if old_logp_bc is None else old_logp_bc))
-                * m_bc
-            ),
-        }
-        return num, (den, aux)
-
-    (num, (den, aux)), grad = jax.value_and_grad(num_fn, has_aux=True)(lora)
-    return grad, num, den, aux
 
 
 @functools.partial(jax.jit, static_argnames=("cfg", "lora_cfg", "prompt_len", "chunk"))

@@ -272,8 +272,47 @@ def _legal_strings(legal):
     return list(legal)
 
 
-def rollout(module, seed: str, max_steps: int, num_players: int) -> dict:
+def rollout(
+    module,
+    seed: str,
+    max_steps: int,
+    num_players: int,
+    prefer: list | None = None,
+    resample_player: int | None = None,
+) -> dict:
+    """`_rollout`, and with `resample_player`: `resample_history` asked once on that
+    player's view of the game just played (the whole game a quarter of the time, else up
+    to a random state where the player is to move), as `resample` does for the golden's
+    games; recorded as `resample`: {"cut", "player", "samples", "problem"}."""
+    out = _rollout(module, seed, max_steps, num_players, prefer)
+    if resample_player is None or not out["steps"]:
+        return out
+    actions = []
+    for step in out["steps"][:-1]:  # the last step's move, if any, was refused
+        if type(step.get("a")) is not str:
+            break
+        actions.append(step["a"])
+    rng = random.Random(f"{seed}:resample")
+    own = [t for t in range(1, len(actions)) if out["steps"][t]["rec"].get("p") == resample_player]
+    cut = len(actions) if rng.random() < 0.25 or not own else rng.choice(own)
+    res = resample(module, actions[:cut], resample_player, num_players, f"{seed}:resample")
+    out["resample"] = dict(res, cut=cut, player=resample_player)
+    return out
+
+
+def _rollout(
+    module, seed: str, max_steps: int, num_players: int, prefer: list | None = None
+) -> dict:
     """A random game driven by the module itself, with the dynamics checks of each step.
+
+    `prefer` (the action strings the golden uses, when given): the move is drawn among
+    the module's legal actions (or chance outcomes, reweighted) spelled that way, and only
+    when there is none among all of them; so a module that writes some actions in its own
+    notation still plays games the golden can follow, rule by rule, to their end. Each
+    non-terminal step then also records `probes`, two strings the module does not list as
+    legal there (one of `prefer`, one of its legal actions with a stray suffix), and `rej`,
+    whether apply_action raised on each (applied to a copy); the scorer counts those the
+    golden rejects too.
 
     Each step holds the state's record (see `observe`), the action taken and flags:
     json (state JSON-like), det (every getter answers the same on a deep copy), pure
@@ -284,6 +323,8 @@ def rollout(module, seed: str, max_steps: int, num_players: int) -> dict:
     non-terminal state).
     """
     rng = random.Random(seed)
+    known = set(prefer) if prefer else None
+    probe_rng = random.Random(f"{seed}:probes")
     ok, state = call(fn(module, "get_initial_state"))
     if not ok:
         return {"steps": [], "end": "error", "error": f"get_initial_state raised {state}"}
@@ -312,10 +353,18 @@ def rollout(module, seed: str, max_steps: int, num_players: int) -> dict:
             return {"steps": steps, "end": "stuck", "error": "no legal action"}
         if len(steps) > max_steps:
             return {"steps": steps, "end": "bound", "error": None}
+        if known is not None:
+            _probe_step(module, state, step, legal, prefer, probe_rng)
         if rec["p"] == CHANCE and _valid_chance(rec["c"], legal):
-            action = rng.choices([a for a, _ in rec["c"]], weights=[p for _, p in rec["c"]])[0]
+            outcomes = rec["c"]
+            if known is not None:
+                outcomes = [(a, p) for a, p in outcomes if a in known] or outcomes
+            action = rng.choices([a for a, _ in outcomes], weights=[p for _, p in outcomes])[0]
         else:
-            action = rng.choice(legal)
+            pool = legal
+            if known is not None:
+                pool = [a for a in legal if a in known] or legal
+            action = rng.choice(pool)
         step["a"] = action
         ok, nxt = call(fn(module, "apply_action"), state, action)
         flags["apply"] = ok
@@ -330,6 +379,24 @@ def rollout(module, seed: str, max_steps: int, num_players: int) -> dict:
             flags["adet"] = False
         state = nxt
     return {"steps": steps, "end": "bound", "error": None}  # pragma: no cover
+
+
+def _probe_step(module, state, step: dict, legal: list, vocabulary: list, rng) -> None:
+    """Applies two strings the module does not list as legal to copies of `state`."""
+    listed = set(legal)
+    probes = []
+    for _ in range(5):
+        action = vocabulary[rng.randrange(len(vocabulary))]
+        if action not in listed:
+            probes.append(action)
+            break
+    probes.append(rng.choice(legal) + rng.choice(("#", " ?", "_0", "!")))
+    rejected = []
+    for action in probes:
+        ok, snapshot = call(_copy, state)
+        ok, _ = call(fn(module, "apply_action"), snapshot if ok else state, action)
+        rejected.append(not ok)
+    step["probes"], step["rej"] = probes, rejected
 
 
 def static_probe(module, required: list, num_players: int) -> dict:
@@ -470,7 +537,14 @@ def run_query(module, query: dict, num_players: int) -> dict:
     if kind == "trace":
         return trace(module, query["actions"], num_players, query.get("illegal"))
     if kind == "rollout":
-        return rollout(module, query["seed"], query["max_steps"], num_players)
+        return rollout(
+            module,
+            query["seed"],
+            query["max_steps"],
+            num_players,
+            query.get("prefer"),
+            query.get("resample_player"),
+        )
     if kind == "resample":
         return resample(
             module,

@@ -90,11 +90,21 @@ def first_differences(module, job: dict) -> list[int | None]:
     is not a behaviour change); timing out again counts as a difference after the step that hung, and
     the remaining trajectories are not run (None): a mutant that hangs once usually hangs
     on every game, one exposing trajectory is all selection needs, and each further
-    trajectory would cost a timeout."""
+    trajectory would cost a timeout.
+
+    With `job["enough"]` = k, the trajectories after the k-th that differs are not run
+    either (None): selection needs a few exposing prefixes per mutant to choose from, not
+    all of them, and a mutant that differs at once on the first games then costs a few
+    games instead of the whole candidate set (what makes large selection pools affordable
+    in long games such as chess)."""
     out: list[int | None] = []
     n = job["num_players"]
     timeout = job["trajectory_timeout_s"]
+    enough = job.get("enough")
     for actions, golden in zip(job["trajectories"], job["golden_keys"]):
+        if enough is not None and sum(d is not None for d in out) >= enough:
+            out += [None] * (len(job["trajectories"]) - len(out))
+            break
         where = [0]
         try:
             try:

@@ -16,14 +16,17 @@ class RewardConfig:
     (information only for imperfect-information games, scenarios only where the game has
     some). The seed's weights are the default (static 0.15, dynamics 0.25, information 0.30,
     scenarios 0.30); the differential `semantics` tier, which the seed lacks, enters with
-    0.30, as much as scenarios. The seed's gates are off by default (`seed()` turns them
+    0.60: two comparisons with the golden, golden-driven traces (a quarter of it) and the
+    candidate's own games followed by the golden (three quarters; they still reach the end
+    of a game when another fault, a notation of its own say, cuts golden-driven traces
+    short, so the faults that show only there add up). The seed's gates are off by default (`seed()` turns them
     on): every tier gives partial credit for the part of the game a candidate gets right.
     """
 
     # --- weights -------------------------------------------------------------------------
     w_static: float = 0.15
     w_dynamics: float = 0.25
-    w_semantics: float = 0.30
+    w_semantics: float = 0.60
     w_scenarios: float = 0.30
     w_information: float = 0.30
     # --- gates (the seed's; off by default: they are cliffs) ---------------------------
@@ -48,9 +51,13 @@ class RewardConfig:
     # TODO / FIXME / "placeholder" / "implement" markers without stubbed bodies.
     marker_penalty: float = 0.1
     # --- how the semantics and information tiers are made up -----------------------------
-    # Share of the semantics tier taken by candidate-driven rollouts (is every action the
-    # candidate calls legal legal for the golden?); the rest is golden-driven comparison.
-    semantics_candidate_share: float = 0.25
+    # Share of the semantics tier taken by candidate-driven games (the dynamics rollouts,
+    # followed by the golden and compared aspect by aspect); the rest is golden-driven.
+    semantics_candidate_share: float = 0.75
+    # Candidate-driven games draw their moves among the candidate's legal actions spelled
+    # as the golden spells some action, when there is one (False: among all of them, so
+    # a candidate with some actions in its own notation leaves the golden's game early).
+    candidate_vocabulary: bool = True
     # Share of the information tier taken by the observation-leak check (the rest is
     # resample_history).
     information_leak_share: float = 0.5

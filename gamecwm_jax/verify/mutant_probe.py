@@ -56,8 +56,10 @@ def probe_one(
     num_players: int,
     trajectory_timeout_s: float = 2.0,
     memory_mb: int = 2048,
+    enough: int | None = None,
 ) -> ProbeResult:
     job = {
+        "enough": enough,
         "source": source,
         "trajectories": trajectories,
         "golden_keys": keys,
@@ -95,10 +97,15 @@ def probe(
     num_players: int,
     workers: int = 1,
     progress=None,
+    enough: int | None = None,
 ) -> list[ProbeResult]:
-    """probe_one for every source, `workers` subprocesses at a time, results in order."""
+    """probe_one for every source, `workers` subprocesses at a time, results in order;
+    `enough`: stop each mutant after that many differing trajectories (None: run all)."""
     with concurrent.futures.ThreadPoolExecutor(max(1, workers)) as pool:
-        futures = [pool.submit(probe_one, s, trajectories, keys, num_players) for s in sources]
+        futures = [
+            pool.submit(probe_one, s, trajectories, keys, num_players, enough=enough)
+            for s in sources
+        ]
         out = []
         for f in futures:
             out.append(f.result())

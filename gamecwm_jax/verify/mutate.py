@@ -59,6 +59,9 @@ class Settings:
     min_games: int = 30  # long games get more steps than pool_steps
     max_games: int = 400
     workers: int = 1
+    # Exposing games recorded per selection-pool mutant (the probe stops there): enough
+    # for the cover to choose a short prefix, and it keeps large pools affordable.
+    exposing: int = 3
 
 
 def random_games(game: Game, golden, tag: str, seed: int, settings: Settings) -> list[list[str]]:
@@ -143,7 +146,7 @@ def build_suite(name: str, settings: Settings) -> dict[str, Any]:
     keys = golden_keys(golden, candidates, n)
     sources = [m.source for m in mutants] + list(committed.values())
     with tqdm(total=len(sources), desc=f"{name}: mutants", leave=False) as bar:
-        results = probe(sources, candidates, keys, n, settings.workers, bar)
+        results = probe(sources, candidates, keys, n, settings.workers, bar, settings.exposing)
     needs: list[dict[Any, int]] = [dict(a) for a in arcs]
     ids = [m.id for m in mutants] + [f"committed:{c}" for c in committed]
     for mutant_id, r in zip(ids, results):
@@ -181,10 +184,20 @@ def build_suite(name: str, settings: Settings) -> dict[str, Any]:
     }
 
 
-def fresh_pool(name: str, settings: Settings) -> list[Mutant]:
-    """The measurement pool: seed `fresh_seed`, no mutant of the selection pool."""
+def fresh_pool(
+    name: str, settings: Settings, selection: dict[str, Any] | None = None
+) -> list[Mutant]:
+    """The measurement pool: seed `fresh_seed`, no mutant of the selection pool.
+
+    `selection` is the suite file's "settings" (seed and pool size it was selected with):
+    the pool to exclude is the one the suite was actually selected against, so scoring a
+    suite selected with `--pool 400` without repeating the flag cannot let selection-pool
+    mutants into the measurement. None: the pool of `settings`."""
     source = get_game(name).golden_source
-    used = {m.id for m in generate(source, settings.seed, settings.pool)}
+    seed, size = (
+        (selection["seed"], selection["pool"]) if selection else (settings.seed, settings.pool)
+    )
+    used = {m.id for m in generate(source, seed, size)}
     return generate(source, settings.fresh_seed, settings.fresh_pool, exclude=frozenset(used))
 
 
@@ -195,12 +208,17 @@ def kill_rate(
     game = get_game(name)
     golden = game.load_golden()
     n = game.num_players
-    suite = [t["actions"] for t in (read_suite(game) or {"trajectories": []})["trajectories"]]
+    data = read_suite(game) or {"trajectories": []}
+    selected = data.get("settings") or {"seed": settings.seed, "pool": settings.pool}
+    if selected["seed"] == settings.fresh_seed:
+        raise ValueError(f"{name}: the suite was selected with seed {settings.fresh_seed}")
+    suite = [t["actions"] for t in data["trajectories"]]
     games = random_games(game, golden, "difference", settings.fresh_seed, settings) + suite
-    mutants = fresh_pool(name, settings)
+    mutants = fresh_pool(name, settings, selected)
     keys = golden_keys(golden, games, n)
     with tqdm(total=len(mutants), desc=f"{name}: fresh mutants", leave=False) as bar:
-        results = probe([m.source for m in mutants], games, keys, n, settings.workers, bar)
+        # one differing game settles "behaviour-different"
+        results = probe([m.source for m in mutants], games, keys, n, settings.workers, bar, 1)
     different = [m for m, r in zip(mutants, results) if r.different and r.load_error is None]
     start = time.perf_counter()
     reports = verifier.verify_batch([(m.source, name) for m in different], config=config)
@@ -216,7 +234,11 @@ def kill_rate(
     stats["rate"] = stats["killed"] / len(different) if different else None
     stats["survivors"] = survivors
     stats["equivalent"] = stats["size"] - len(different) - stats["stillborn"] - stats["errors"]
-    stats["settings"] = {"seed": settings.fresh_seed, "excluded_seed": settings.seed}
+    stats["settings"] = {
+        "seed": settings.fresh_seed,
+        "excluded_seed": selected["seed"],
+        "excluded_pool": selected["pool"],
+    }
     stats["verify_s"] = round(seconds, 2)
     return stats
 

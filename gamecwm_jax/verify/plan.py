@@ -45,6 +45,10 @@ class GoldenPlan:
     leak_traces: list[dict]
     # per golden-driven trace and state: action strings the golden rejects there
     semantic_illegal: list[list[list[str]]] = dataclasses.field(default_factory=list)
+    # The action strings the golden uses (legal actions and chance outcomes along the
+    # golden-driven traces, scenario actions): candidate-driven games prefer these, so the
+    # golden can follow them (empty: the candidate draws among all its legal actions).
+    vocabulary: list[str] = dataclasses.field(default_factory=list)
 
     def illegal_for(self, i: int) -> list[list[str]] | None:
         """The rejection probes of golden-driven trace i (None where none were picked)."""
@@ -54,7 +58,9 @@ class GoldenPlan:
         """The candidate's queries, in the order the scorer reads the results."""
         out: list[dict[str, Any]] = [
             {"kind": "rollout", "seed": s, "max_steps": self.rollout_steps}
-            for s in self.dynamics_seeds
+            | ({"prefer": self.vocabulary} if self.vocabulary else {})
+            | ({"resample_player": i % self.game.num_players} if self.resample_queries else {})
+            for i, s in enumerate(self.dynamics_seeds)
         ]
         out += [
             {"kind": "trace", "actions": a, "illegal": self.illegal_for(i)}
@@ -210,6 +216,14 @@ def golden_plan(name: str, seed: int, config: RewardConfig) -> GoldenPlan:
         semantic_actions = semantic_actions + suite
         semantic_traces = semantic_traces + suite_traces
         semantic_illegal = semantic_illegal + suite_illegal
+    vocabulary: set[str] = set()
+    if config.candidate_vocabulary:
+        for record in semantic_traces:
+            for rec in record["states"]:
+                vocabulary.update(rec["l"] or [])
+                vocabulary.update(a for a, _ in rec["c"] or [])
+        for scenario in game.scenarios():
+            vocabulary.update(scenario["actions"])
     return GoldenPlan(
         game=game,
         seed=seed,
@@ -225,6 +239,7 @@ def golden_plan(name: str, seed: int, config: RewardConfig) -> GoldenPlan:
         leak_actions=leak_actions,
         leak_traces=leak_traces,
         semantic_illegal=semantic_illegal,
+        vocabulary=sorted(vocabulary),
     )
 
 

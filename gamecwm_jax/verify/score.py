@@ -15,7 +15,7 @@ from typing import Any
 from gamecwm_jax.games.play import check_scenario, observation_history
 from gamecwm_jax.games.registry import CHANCE, TERMINAL
 from gamecwm_jax.verify import _harness
-from gamecwm_jax.verify.plan import GoldenPlan, rng_for
+from gamecwm_jax.verify.plan import GoldenPlan, _golden_rejects, rng_for
 
 
 @dataclasses.dataclass
@@ -320,6 +320,7 @@ def score_dynamics(
     steps_score = sum(scores) / max(len(scores), 1)
     purity = pure[0] / pure[1] if pure[1] else 0.0
     counts["pure_applies"], counts["applies"] = pure
+    counts["steps_score"], counts["purity"] = steps_score, purity
     score = steps_score if in_step else (1 - purity_share) * steps_score + purity_share * purity
     return TierResult(score, failure, counts)
 
@@ -438,29 +439,9 @@ def score_golden_trace(
     length = len(gstates)
     cstates = ctrace.get("states", []) if isinstance(ctrace, dict) else []
     reached = reach(actions, ctrace, length)
-    aspects = _aspects(n, has_chance)
-    weights = {name: (1.0 / n if name.startswith("observation") else 1.0) for name in aspects}
-    credit = 0.0
-    first: tuple[int, str] | None = None
-    for name, agrees in aspects.items():
-        t = 0
-        while t < reached:
-            pr = probes[t] if probes is not None and t < len(probes) else None
-            if not agrees(cstates[t], gstates[t], pr):
-                if first is None or t < first[0]:
-                    detail = _aspect_detail(name, cstates[t], gstates[t], pr)
-                    first = (t, f"{name}: {detail}")
-                break
-            t += 1
-        credit += weights[name] * t / length
-    last_ok = (
-        reached == length
-        and "p" not in cstates[-1].get("err", {})
-        and cstates[-1].get("p") == gstates[-1]["p"]
-        and _rewards_equal(cstates[-1].get("r"), gstates[-1]["r"])
+    credit, total, first = _credit_aspects(
+        _aspects(n, has_chance), cstates, gstates, probes, reached, length, outcome_weight
     )
-    credit += outcome_weight * float(last_ok)
-    total = sum(weights.values()) + outcome_weight
     if reached < length:
         t = reached - 1  # the last state reached (-1: not even the initial one)
         why = (ctrace or {}).get("error") or "no answer (timeout or crash)"
@@ -468,8 +449,6 @@ def score_golden_trace(
             why = f"the candidate does not offer the golden's action {actions[t]!r}"
         if first is None or first[0] > t:
             first = (max(t, 0), why)
-    elif first is None and not last_ok:
-        first = (length - 1, "the game's end differs from the golden's (player or rewards)")
     if first is None:
         return credit / total, None, length
     return credit / total, first[1], first[0]
@@ -497,7 +476,7 @@ def score_semantics(
         a_scores.append(credit)
         if why is not None:
             failure = _fail(failure, "semantics", f"golden game {i} step {t}: {why}", actions[:t])
-    b_scores = [_candidate_legal_precision(ro, golden, plan) for ro in rollouts]
+    b_scores = [score_candidate_trace(ro, golden, plan, outcome_weight) for ro in rollouts]
     b_scores_only = [s for s, _ in b_scores]
     for s, fail in b_scores:
         if fail and failure is None:
@@ -508,43 +487,119 @@ def score_semantics(
     return TierResult(score, failure, {"golden_driven": a, "candidate_driven": b})
 
 
-def _candidate_legal_precision(ro, golden, plan) -> tuple[float, Failure | None]:
-    """Along a candidate-driven game: the share of the candidate's legal actions that the
-    golden also allows, step by step, until the candidate plays something the golden
-    refuses (the remaining steps count 0)."""
-    if not isinstance(ro, dict) or not ro.get("steps"):
+def _golden_along(
+    game: str, golden: types.ModuleType, actions: tuple[str, ...], n: int, probes: tuple = ()
+) -> list[dict]:
+    """The golden's record of each state along `actions`, as far as it accepts them (one
+    more state per accepted action), with `grej`: for each string of `probes[t]`, whether
+    the golden rejects it at state t. Cached, since equal candidates play equal games."""
+    key = (game, n, actions, probes)
+    hit = _ALONG_CACHE.get(key)
+    if hit is not None:
+        return hit
+    state = golden.get_initial_state()
+    records = []
+    for t in range(len(actions) + 1):
+        rec = _harness.observe(golden, state, n)
+        if t < len(probes) and probes[t]:
+            rec["grej"] = [_golden_rejects(golden, state, a) for a in probes[t]]
+        records.append(rec)
+        if t == len(actions) or actions[t] not in (rec["l"] or []):
+            break
+        state = golden.apply_action(state, actions[t])
+    if len(_ALONG_CACHE) >= 256:
+        _ALONG_CACHE.clear()
+    _ALONG_CACHE[key] = records
+    return records
+
+
+_ALONG_CACHE: dict[tuple, list[dict]] = {}
+
+
+def score_candidate_trace(
+    ro: dict | None, golden: types.ModuleType, plan: GoldenPlan, outcome_weight: float = 1.0
+) -> tuple[float, Failure | None]:
+    """Credit for one candidate-driven game in [0, 1]: the golden follows the candidate's
+    moves (each one the candidate offered and accepted) as long as it allows them, and
+    each aspect of a state (player, legal actions as exact sets, rewards, chance outcomes,
+    each player's observation) is credited step by step up to its first disagreement, as
+    in a golden-driven trace, plus the outcome (the candidate's last state agrees on its
+    player and rewards). A game the golden leaves (a move it refuses) or one that stops
+    where the golden's goes on (a crash, no legal action, an end the golden does not
+    see) counts at least the golden's mean length, the missing steps as 0."""
+    n, has_chance = plan.game.num_players, plan.game.chance
+    if not isinstance(ro, dict) or not isinstance(ro.get("steps"), list) or not ro["steps"]:
         return 0.0, None
     steps = ro["steps"]
-    state = golden.get_initial_state()
-    actions: list[str] = []
-    total = 0.0
-    first = None
+    actions, probes = _candidate_moves(ro)
+    gstates = _golden_along(plan.game.name, golden, tuple(actions), n, probes)
+    # the rejection probes that count: those the golden rejects as well
+    cstates, counted = [], []
     for t, step in enumerate(steps):
-        cl = _str_list(step.get("rec", {}).get("l"))
-        if cl is None:
-            break  # dynamics already charges a malformed answer
-        gl = set(golden.get_legal_actions(state))
-        total += (sum(a in gl for a in cl) / len(cl)) if cl else float(not gl)
-        bad = [a for a in cl if a not in gl]
-        if first is None and bad:
-            first = Failure(
-                "semantics",
-                f"candidate game step {t}: the candidate allows "
-                f"{bad[:5]}, which the golden does not",
-                list(actions),
-            )
-        elif first is None and not cl and gl:
-            first = Failure(
-                "semantics",
-                f"candidate game step {t}: the candidate ends the game where the golden does not",
-                list(actions),
-            )
-        action = step.get("a")
-        if action is None or action not in gl:
-            break
-        state = golden.apply_action(state, action)
-        actions.append(action)
-    return total / len(steps), first
+        rec = step.get("rec") if isinstance(step.get("rec"), dict) else {}
+        grej = gstates[t].get("grej") if t < len(gstates) else None
+        rej = step.get("rej")
+        if grej and isinstance(rej, list) and len(rej) == len(grej):
+            rec = dict(rec, rej=[bool(r) for r, g in zip(rej, grej) if g])
+            counted.append([a for a, g in zip(probes[t], grej) if g])
+        else:
+            counted.append([])
+        cstates.append(rec)
+    reached = min(len(gstates), len(cstates))
+    length = len(cstates)
+    cut = (
+        reached < len(cstates)  # the golden refused a move
+        or ro.get("end") in ("error", "stuck")
+        or (ro.get("end") == "terminal" and gstates[reached - 1]["p"] != TERMINAL)
+    )
+    if cut:
+        length = max(length, int(min(plan.mean_length + 1, plan.rollout_steps)))
+    credit, total, first = _credit_aspects(
+        _aspects(n, has_chance), cstates, gstates, counted, reached, length, outcome_weight
+    )
+    if reached < len(cstates):
+        why = f"the candidate plays {actions[reached - 1]!r}, which the golden does not allow"
+        if first is None or first[0] > reached - 1:
+            first = (reached - 1, why)
+    failure = None
+    if first is not None:
+        failure = Failure(
+            "semantics", f"candidate game step {first[0]}: {first[1]}", actions[: first[0]]
+        )
+    return credit / total, failure
+
+
+def _credit_aspects(aspects, cstates, gstates, probes, reached, length, outcome_weight):
+    """(credit, total weight, first disagreement as (step, message) or None): each aspect
+    credited over the first `reached` states up to its first disagreement, out of
+    `length` states, and the outcome (the last state reached with the same player and
+    rewards, when it is the last of `length`)."""
+    n_obs = sum(name.startswith("observation") for name in aspects) or 1
+    weights = {name: (1.0 / n_obs if name.startswith("observation") else 1.0) for name in aspects}
+    credit = 0.0
+    first: tuple[int, str] | None = None
+    for name, agrees in aspects.items():
+        t = 0
+        while t < reached:
+            pr = probes[t] if probes is not None and t < len(probes) else None
+            if not agrees(cstates[t], gstates[t], pr):
+                if first is None or t < first[0]:
+                    detail = _aspect_detail(name, cstates[t], gstates[t], pr)
+                    first = (t, f"{name}: {detail}")
+                break
+            t += 1
+        credit += weights[name] * t / length
+    last_ok = (
+        reached == length
+        and reached > 0
+        and "p" not in cstates[reached - 1].get("err", {})
+        and cstates[reached - 1].get("p") == gstates[reached - 1]["p"]
+        and _rewards_equal(cstates[reached - 1].get("r"), gstates[reached - 1]["r"])
+    )
+    credit += outcome_weight * float(last_ok)
+    if first is None and reached == length and not last_ok and reached > 0:
+        first = (length - 1, "the game's end differs from the golden's (player or rewards)")
+    return credit, sum(weights.values()) + outcome_weight, first
 
 
 # --------------------------------------------------------------------------------------
@@ -632,6 +687,7 @@ def score_information(
     golden: types.ModuleType,
     leak_share: float,
     leak_pairs: int,
+    rollouts: list[dict | None] | None = None,
 ) -> TierResult:
     failure = None
     scores = []
@@ -657,13 +713,64 @@ def score_information(
                     actions,
                 )
         scores.append(total / len(samples))
+    for i, ro in enumerate(rollouts or ()):
+        if plan.resample_queries and isinstance(ro, dict):
+            score, why, actions = _candidate_resample(ro, i % plan.game.num_players, plan, golden)
+            scores.append(score)
+            if why is not None:
+                failure = _fail(failure, "information", f"candidate game {i}: {why}", actions)
     resample_score = sum(scores) / max(len(scores), 1)
-    leak, leak_failure, leak_details = _leak_score(sem_traces, leak_traces, plan, leak_pairs)
+    leak, leak_failure, leak_details = _leak_score(
+        sem_traces, leak_traces, plan, leak_pairs, rollouts, golden
+    )
     failure = failure or leak_failure
     score = (
         resample_score if leak is None else (1 - leak_share) * resample_score + leak_share * leak
     )
     return TierResult(score, failure, {"resample": resample_score, "leak": leak, **leak_details})
+
+
+def _candidate_resample(ro: dict, player: int, plan: GoldenPlan, golden) -> tuple:
+    """resample_history on the candidate's view of its own game (the harness asks it
+    once per candidate-driven game), checked as a query on a golden game is, as far as
+    the golden followed that game: so a notation of the candidate's own, which stops
+    every query on the golden's games, does not hide how its resample_history works.
+    (score, problem or None, the actions of the view)."""
+    actions, probes = _candidate_moves(ro)
+    res = ro.get("resample")
+    cut = res.get("cut") if isinstance(res, dict) else None
+    if type(cut) is not int or not 0 <= cut <= len(actions) or res.get("player") != player:
+        return 0.0, "no resample_history answer", actions
+    prefix = actions[:cut]
+    gstates = _golden_along(plan.game.name, golden, tuple(actions), plan.game.num_players, probes)
+    if len(gstates) <= cut:
+        return 0.0, "the golden does not follow the game resampled", prefix
+    samples = res.get("samples")
+    if not isinstance(samples, list) or not samples:
+        return 0.0, f"resample_history: {res.get('problem') or 'no answer'}", prefix
+    history = observation_history(golden, prefix, player)
+    total, first = 0.0, None
+    for sample in samples:
+        ok, why = _check_resample(sample, prefix, player, history, golden)
+        total += ok
+        if ok < 1.0 and first is None:
+            first = f"resample_history for player {player} after {cut} actions: {why}"
+    return total / len(samples), first, prefix
+
+
+def _candidate_moves(ro: dict) -> tuple[list[str], tuple]:
+    """The moves of a candidate-driven game and the rejection probes of each state."""
+    steps = ro["steps"] if isinstance(ro.get("steps"), list) else []
+    actions = []
+    for step in steps[:-1]:
+        if not isinstance(step, dict) or type(step.get("a")) is not str:
+            break
+        actions.append(step["a"])
+    probes = tuple(
+        tuple(step["probes"]) if isinstance(step, dict) and _str_list(step.get("probes")) else ()
+        for step in steps
+    )
+    return actions, probes
 
 
 def _check_resample(sample, actions, player, history, golden) -> tuple[float, str | None]:
@@ -687,17 +794,23 @@ def _check_resample(sample, actions, player, history, golden) -> tuple[float, st
     return 0.5 * self_ok + 0.5 * golden_ok, why
 
 
-def _leak_score(sem_traces, leak_traces, plan: GoldenPlan, max_pairs: int):
+def _leak_score(
+    sem_traces, leak_traces, plan: GoldenPlan, max_pairs: int, rollouts=(), golden=None
+):
     """Do the candidate's observations separate exactly the histories the golden's do?
 
-    States are taken from the golden-driven games and from golden resamples of the query
-    histories (same view, other hidden facts). For each player: pairs the golden shows
+    States are taken from the golden-driven games, from golden resamples of the query
+    histories (same view, other hidden facts) and from the candidate-driven games as far
+    as the golden follows them (so a view is still judged when another fault, say a
+    notation of its own, cuts the golden-driven games short). For each player: pairs the golden shows
     alike must look alike to the candidate (else it leaks), pairs the golden shows apart
     must differ (else it hides what the player may know).
 
-    The score is the product of the two agreement rates: a view that shows nothing leaks
-    nothing, but carries nothing either, and earns 0; so does one that shows everything.
-    Only states the candidate reached playing the golden's actions (`reach`) count."""
+    The score is the product of the two agreement rates over the pairs of states the
+    candidate reached (playing the golden's actions, `reach`, or its own moves the golden
+    followed), times the share of pairs it reached: a view that shows nothing leaks
+    nothing, but carries nothing either, and earns 0; so does one that shows everything;
+    a candidate that reaches a fifth of the states earns at most a fifth."""
     states: dict[tuple, tuple[list[str], list[str] | None]] = {}
     sources = list(zip(plan.semantic_actions, plan.semantic_traces, sem_traces))
     sources += list(zip(plan.leak_actions, plan.leak_traces, leak_traces))
@@ -712,9 +825,26 @@ def _leak_score(sem_traces, leak_traces, plan: GoldenPlan, max_pairs: int):
             if t < reached and isinstance(cstates[t].get("o"), list):
                 cobs = cstates[t]["o"]
             states[key] = (gold["o"], cobs)
+    for ro in rollouts or ():
+        if golden is None or not isinstance(ro, dict) or not isinstance(ro.get("steps"), list):
+            continue
+        actions, probes = _candidate_moves(ro)
+        gstates = _golden_along(
+            plan.game.name, golden, tuple(actions), plan.game.num_players, probes
+        )
+        for t, gold in enumerate(gstates[: len(ro["steps"])]):
+            key = tuple(actions[:t])
+            if key in states and states[key][1] is not None:
+                continue
+            rec = ro["steps"][t].get("rec")
+            cobs = (
+                rec.get("o") if isinstance(rec, dict) and isinstance(rec.get("o"), list) else None
+            )
+            states[key] = (gold["o"], cobs)
     keys = list(states)
     rng = rng_for(plan.seed, plan.game.name, "leak")
-    counts = {True: [0, 0], False: [0, 0]}  # golden says alike? -> [agreeing, total]
+    # golden says alike? -> [agreeing, pairs of two reached states, pairs]
+    counts = {True: [0, 0, 0], False: [0, 0, 0]}
     failure = None
     for player in range(plan.game.num_players):
         groups: dict[str, list[tuple]] = {}
@@ -732,15 +862,12 @@ def _leak_score(sem_traces, leak_traces, plan: GoldenPlan, max_pairs: int):
         for alike, pairs in ((True, same_pairs), (False, diff_pairs)):
             for a, b in pairs:
                 ca, cb = states[a][1], states[b][1]
-                ok = (
-                    ca is not None
-                    and cb is not None
-                    and len(ca) > player
-                    and len(cb) > player
-                    and (ca[player] == cb[player]) == alike
-                )
-                counts[alike][0] += ok
+                counts[alike][2] += 1
+                if ca is None or cb is None:
+                    continue  # a state the candidate did not reach
                 counts[alike][1] += 1
+                ok = len(ca) > player and len(cb) > player and (ca[player] == cb[player]) == alike
+                counts[alike][0] += ok
                 if not ok:
                     what = (
                         "cannot tell these histories apart under the golden, but its "
@@ -756,13 +883,21 @@ def _leak_score(sem_traces, leak_traces, plan: GoldenPlan, max_pairs: int):
                         f"{what} (other history: {list(b)})",
                         list(a),
                     )
-    (same_ok, same_n), (diff_ok, diff_n) = counts[True], counts[False]
-    parts = [
-        x
-        for x in (same_ok / same_n if same_n else None, diff_ok / diff_n if diff_n else None)
-        if x is not None
-    ]
+    (same_ok, same_r, same_n), (diff_ok, diff_r, diff_n) = counts[True], counts[False]
     details = {"same_view_pairs": same_n, "different_view_pairs": diff_n}
-    if not parts:
+    if not same_n and not diff_n:
         return None, None, details
-    return math.prod(parts), failure, details
+    reached = (same_r + diff_r) / (same_n + diff_n)
+    details["pairs_reached"] = reached
+    if failure is None and reached < 1.0:
+        failure = Failure(
+            "information",
+            f"observation check: the candidate reached {100 * reached:.0f}% of the pairs of "
+            "states compared",
+            [],
+        )
+    rates = ((same_ok, same_r, same_n), (diff_ok, diff_r, diff_n))
+    if any(n and not r for _, r, n in rates):
+        return 0.0, failure, details  # a kind of pair the golden has, none of them reached
+    parts = [ok / r for ok, r, n in rates if n]
+    return math.prod(parts) * reached, failure, details

@@ -149,6 +149,7 @@ def score_result(
                 golden,
                 config.information_leak_share,
                 config.leak_pairs,
+                rollouts,
             )
         for tier, res in results.items():
             tiers[tier] = res.score
