@@ -11,7 +11,7 @@ micro-batches of 8 rows (2 a pair).
 
 Per-device memory (compile-time estimate on forced CPU devices, not a GPU measurement):
   python -m gamecwm_jax.bench.train --memory_only --config configs/qwen25_14b_gpu8.py --device_gib 80
-gave: peak 33.2 GiB a device of 80 (GRPO update 28.0, sampling 33.2; 57.8 counting
+gave: peak 32.9 GiB a device of 80 (GRPO update 29.1, sampling 32.9; 57.5 counting
 the fp32 weight copies XLA:CPU makes and an accelerator does not; README, "More than one device").
 """
 

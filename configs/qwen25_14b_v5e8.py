@@ -10,7 +10,7 @@ kept per layer for the rematerialised backward, is 4 GB on every chip).
 
 Per-device memory (compile-time estimate on forced CPU devices, not a TPU measurement):
   python -m gamecwm_jax.bench.train --memory_only --config configs/qwen25_14b_v5e8.py --device_gib 16
-gave: peak 10.7 GiB a device of 16 (GRPO update 10.2, sampling 10.7; 16.8 counting
+gave: peak 10.5 GiB a device of 16 (GRPO update 9.8, sampling 10.5; 16.5 counting
 the fp32 weight copies XLA:CPU makes and an accelerator does not; README, "More than one device").
 """
 

@@ -11,7 +11,7 @@ micro-batches of 8 rows are one row a GPU.
 
 Per-device memory (compile-time estimate on forced CPU devices, not a GPU measurement):
   python -m gamecwm_jax.bench.train --memory_only --config configs/qwen25_7b_gpu8.py --device_gib 80
-gave: peak 30.5 GiB a device of 80 (GRPO update 21.0, sampling 30.5; 54.8 counting
+gave: peak 30.4 GiB a device of 80 (GRPO update 20.5, sampling 30.4; 54.7 counting
 the fp32 weight copies XLA:CPU makes and an accelerator does not; README, "More than one device").
 """
 

@@ -12,7 +12,7 @@ the rematerialised activations of a 8192-token row to ~1.6 GB.
 
 Per-device memory (compile-time estimate on forced CPU devices, not a TPU measurement):
   python -m gamecwm_jax.bench.train --memory_only --config configs/qwen25_7b_v5e8.py --device_gib 16
-gave: peak 9.0 GiB a device of 16 (GRPO update 7.6, sampling 9.0; 15.1 counting
+gave: peak 8.9 GiB a device of 16 (GRPO update 7.1, sampling 8.9; 14.9 counting
 the fp32 weight copies XLA:CPU makes and an accelerator does not; README, "More than one device").
 """
 
