@@ -98,9 +98,8 @@ def verify_own_rows(
     Returns (this host's reports, rewards [len(items)] float64). With one process it is
     `verifier.verify_batch(items, seed)` and its scores. Each row's verifier seed is the
     step's, as in the single-host loop, so the rewards do not depend on the host count.
+    On several hosts the per-tier reward metrics (from the reports) are process 0's rows.
     """
-    from gamecwm_jax import parallel
-
     mine = parallel.process_rows(len(items))
     reports = verifier.verify_batch(items[mine], seed=seed)
     local = np.asarray([r.score for r in reports], np.float64)
