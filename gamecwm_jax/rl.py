@@ -48,6 +48,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from gamecwm_jax import parallel
 from gamecwm_jax import sft as sft_lib
 from gamecwm_jax.games.registry import resolve_games
 from gamecwm_jax.model import init_lora, load_lora, merge_lora, save_lora
@@ -60,7 +61,7 @@ from gamecwm_jax.train import menu as menu_lib
 from gamecwm_jax.train.checkpoint import init_or_restore, train_state
 from gamecwm_jax.train.config import make_optimizer
 from gamecwm_jax.train.control import control_rewards
-from gamecwm_jax.train.metrics import MetricsLogger
+from gamecwm_jax.train.metrics import MetricsLogger, NullLogger
 from gamecwm_jax.train.step import update_count
 
 Params = dict[str, Any]
@@ -86,6 +87,23 @@ def base_for_rl(
     lora, lcfg = load_lora(path)
     logging.info("GRPO starts from SFT adapter %s (merged into the base)", path)
     return merge_lora(params, lora, lcfg)
+
+
+def verify_own_rows(
+    verifier: Any, items: list[tuple[str, str]], seed: int
+) -> tuple[list[Any], np.ndarray]:
+    """Scores this host's block of the step's rows in its own verifier pool and gathers
+    every host's rewards (prompt-major, all rows) for the group advantages.
+
+    Returns (this host's reports, rewards [len(items)] float64). With one process it is
+    `verifier.verify_batch(items, seed)` and its scores. Each row's verifier seed is the
+    step's, as in the single-host loop, so the rewards do not depend on the host count.
+    On several hosts the per-tier reward metrics (from the reports) are process 0's rows.
+    """
+    mine = parallel.process_rows(len(items))
+    reports = verifier.verify_batch(items[mine], seed=seed)
+    local = np.asarray([r.score for r in reports], np.float64)
+    return reports, parallel.allgather_rows(local)
 
 
 def reward_metrics(reports: list[Any], rewards: np.ndarray) -> dict[str, float]:
@@ -227,8 +245,16 @@ def run_grpo(
     games: list[str],
     model_dir: str = "",
     sft_adapter: str | None = None,
+    mesh: Any = None,
 ) -> dict[str, Any]:
-    """The GRPO loop (resumes automatically); returns the last step's metrics."""
+    """The GRPO loop (resumes automatically); returns the last step's metrics.
+
+    On a device `mesh` (default: the enclosing `jax.set_mesh`'s; params already sharded
+    over it) the LoRA and Adam state are replicated, each step's micro-batches have their
+    rows split over data x fsdp (`grpo.place_batch`), each host verifies its own rows
+    (`verify_own_rows`) and process 0 alone writes logs, the adapter and the export.
+    """
+    mesh = mesh if mesh is not None else parallel.current_mesh()
     rc = config.rl
     stage = os.path.join(config.workdir, "rl")
     lcfg = sft_lib.lora_config(rc.lora)
@@ -248,18 +274,23 @@ def run_grpo(
         init_lora(k_init, params, cfg, lcfg),
         optimizer,
         k_run,
+        mesh=mesh,
     )
     state = grpo.TrainState(lora, opt_state)
     sched, prompts = _schedule_and_prompts(config, tokenizer, games)
     sampler = Sampler(cfg, tokenizer, max_seq_len=rc.max_prompt_len + rc.max_new_tokens)
-    logger = MetricsLogger(
-        stage,
-        total_steps=rc.steps,
-        start_step=start,
-        tensorboard=config.log.tensorboard,
-        progress=config.log.progress,
-        desc="grpo",
-        plot_every=config.log.plot_every,
+    logger = (
+        MetricsLogger(
+            stage,
+            total_steps=rc.steps,
+            start_step=start,
+            tensorboard=config.log.tensorboard,
+            progress=config.log.progress,
+            desc="grpo",
+            plot_every=config.log.plot_every,
+        )
+        if parallel.is_main_process()
+        else NullLogger()
     )
     metrics: dict[str, Any] = {}
     with make_verifier(config) as verifier:
@@ -272,16 +303,19 @@ def run_grpo(
             step_games = sched.take((step - 1) * rc.prompts_per_step, rc.prompts_per_step)
             rollout = sample(sampler, params, state.lora, lcfg, prompts, step_games, key, rc)
             t1 = time.perf_counter()
-            reports = verifier.verify_batch(
-                list(zip(rollout.texts, rollout.games)), seed=config.seed * 1_000_003 + step
+            reports, rewards = verify_own_rows(  # reports: this host's rows only
+                verifier,
+                list(zip(rollout.texts, rollout.games)),
+                seed=config.seed * 1_000_003 + step,
             )
-            rewards = np.asarray([r.score for r in reports], np.float64)
             t2 = time.perf_counter()
             adv, keep_rows, zero_spread = advantages(rewards, rc, config.seed, step)
             lr = float(schedule(update_count(state.opt_state)))  # what this step's update uses
             upd: dict[str, float] = {}
             if len(keep_rows):  # else every group is equal with beta == 0: nothing to learn
                 batch = update_batch(rollout, keep_rows, adv, rc)
+                if mesh is not None:
+                    batch = grpo.place_batch(batch, mesh)
                 state, upd_dev = update(state, params, batch, jnp.float32(rc.temperature))
                 upd = {k: float(v) for k, v in jax.device_get(upd_dev).items()}
             t3 = time.perf_counter()
@@ -339,7 +373,13 @@ def _finish(
     model_dir: str,
     sft_adapter: str | None,
 ) -> None:
-    """The final adapter, and (with export.at_end) the PEFT adapter + merged model."""
+    """The final adapter, and (with export.at_end) the PEFT adapter + merged model,
+    written by process 0 (the LoRA is replicated; the sharded base weights are first
+    gathered by every process, a collective, when there are several hosts)."""
+    if config.export.at_end and jax.process_count() > 1:
+        params = jax.tree.map(parallel.to_host, params)
+    if not parallel.is_main_process():
+        return
     save_lora(os.path.join(stage, "adapter"), lora, lcfg)
     if not config.export.at_end:
         return
@@ -393,10 +433,18 @@ def run(config: ml_collections.ConfigDict) -> dict[str, Any]:
 
     setup.check_writable(config.workdir)
     games = resolve_games(config.data.train_games)
-    cfg, params, tokenizer, model_dir = setup.load_model(config)
+    mesh = setup.make_mesh(config)
+    with jax.set_mesh(mesh):  # the model's layout hints (parallel.constrain) read it
+        return _run_on_mesh(config, games, mesh)
+
+
+def _run_on_mesh(config: ml_collections.ConfigDict, games: list[str], mesh: Any) -> dict[str, Any]:
+    from gamecwm_jax.train import setup
+
+    cfg, params, tokenizer, model_dir = setup.load_model(config, mesh)
     sft_adapter = None
     if sft_lib.sft_enabled(config):
-        sft_adapter = sft_lib.run_sft(config, cfg, params, tokenizer, games, model_dir)
+        sft_adapter = sft_lib.run_sft(config, cfg, params, tokenizer, games, model_dir, mesh=mesh)
     metrics = {}
     if config.rl.steps > 0:
         params = base_for_rl(config, params, sft_adapter)
@@ -408,8 +456,14 @@ def run(config: ml_collections.ConfigDict) -> dict[str, Any]:
             games,
             model_dir,
             (config.rl.sft_adapter or sft_adapter) if config.rl.init_from_sft else None,
+            mesh=mesh,
         )
-        print(summarize(config.workdir), flush=True)
+        if jax.process_count() > 1:  # the other hosts wait for process 0's adapter
+            from jax.experimental import multihost_utils
+
+            multihost_utils.sync_global_devices("grpo adapter written")
+        if parallel.is_main_process():
+            print(summarize(config.workdir), flush=True)
         if config.eval.at_end:
             lora, lcfg = load_lora(os.path.join(config.workdir, "rl", "adapter"))
             run_eval(config, cfg, merge_lora(params, lora, lcfg), tokenizer)

@@ -37,6 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from gamecwm_jax.model import lora as lora_lib
+from gamecwm_jax.parallel import CACHE_AXES, constrain, to_host
 from gamecwm_jax.model.config import Qwen2Config
 from gamecwm_jax.model.qwen2 import (
     Cache,
@@ -218,6 +219,8 @@ def _prefill(
 ):
     """Prompt pass for B rows; returns the G-times repeated cache and first tokens."""
     b, p = tokens_bp.shape
+    # On a device mesh the prompts' rows are split over data x fsdp (parallel.py).
+    tokens_bp, mask_bp = constrain(tokens_bp, ("batch", None)), constrain(mask_bp, ("batch", None))
     positions_bp = jnp.maximum(jnp.cumsum(mask_bp, axis=1) - 1, 0)
     # The prompt pass uses a cache of exactly P slots, so its attention spans P
     # keys rather than the whole P + N budget; the slots for new tokens are
@@ -244,10 +247,10 @@ def _prefill(
         return jnp.pad(jnp.repeat(x, g, axis=batch_axis), pads)
 
     cache = unstack_cache(
-        {
-            "k": grow(cache["k"], 1, 3),
-            "v": grow(cache["v"], 1, 3),
-            "mask": grow(cache["mask"], 0, 1),
+        {  # B*G rows split by rows and KV heads on a mesh
+            "k": constrain(grow(cache["k"], 1, 3), CACHE_AXES),
+            "v": constrain(grow(cache["v"], 1, 3), CACHE_AXES),
+            "mask": constrain(grow(cache["mask"], 0, 1), ("batch", None)),
             "index": cache["index"],
         }
     )
@@ -309,6 +312,8 @@ def _decode(
         logprobs=jnp.zeros((r, out_len), jnp.float32).at[:, 0].set(lp_r),
         logprobs_raw=jnp.zeros((r, out_len), jnp.float32).at[:, 0].set(raw_r),
     )
+    for name in ("tokens", "logprobs", "logprobs_raw"):  # rows split like the cache's
+        init[name] = constrain(init[name], ("batch", None))
 
     def cond(s):
         return (s["i"] < max_new) & ~jnp.all(s["done"])
@@ -447,12 +452,13 @@ def sample(
         **static,
     )
     n = max_new_tokens
+    # Every host gets all rows (on a multi-host mesh each computed its own shard).
     return SampleOutput(
-        tokens=np.asarray(tokens)[:, :n],
-        logprobs=np.asarray(logprobs)[:, :n],
-        logprobs_raw=np.asarray(logprobs_raw)[:, :n],
-        lengths=np.asarray(lengths),
-        truncated=np.asarray(truncated),
+        tokens=to_host(tokens)[:, :n],
+        logprobs=to_host(logprobs)[:, :n],
+        logprobs_raw=to_host(logprobs_raw)[:, :n],
+        lengths=to_host(lengths),
+        truncated=to_host(truncated),
         prompt_tokens=tokens_bp,
         prompt_mask=mask_bp,
         num_samples=num_samples,

@@ -21,7 +21,9 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import ml_collections
+from jax.sharding import Mesh
 
+from gamecwm_jax import parallel
 from gamecwm_jax.games.registry import resolve_games
 from gamecwm_jax.model import LoraConfig, init_lora, save_lora
 from gamecwm_jax.train import data as data_lib
@@ -29,7 +31,7 @@ from gamecwm_jax.train import export as export_lib
 from gamecwm_jax.train import menu as menu_lib
 from gamecwm_jax.train.checkpoint import init_or_restore, train_state
 from gamecwm_jax.train.config import make_optimizer
-from gamecwm_jax.train.metrics import MetricsLogger
+from gamecwm_jax.train.metrics import MetricsLogger, NullLogger
 from gamecwm_jax.train.step import make_update, sft_grad, tree_add
 
 DONE = "DONE"
@@ -57,8 +59,14 @@ def run_sft(
     tokenizer: Any,
     games: list[str],
     model_dir: str = "",
+    mesh: Mesh | None = None,
 ) -> str:
-    """Trains (or resumes, or finds finished) the SFT adapter; returns its directory."""
+    """Trains (or resumes, or finds finished) the SFT adapter; returns its directory.
+
+    With a device `mesh` (params already sharded over it, `setup.load_model`) the
+    LoRA and optimizer state are replicated and each micro-batch's rows are split
+    over data x fsdp; the jitted step is the same program, partitioned by XLA.
+    """
     sc = config.sft
     stage = os.path.join(config.workdir, "sft")
     out_dir = adapter_dir(config)
@@ -82,6 +90,7 @@ def run_sft(
         init_lora(k_init, params, cfg, lcfg),
         optimizer,
         k_run,
+        mesh=mesh,
     )
     # Curriculum = the tier order of `games` in every epoch; otherwise a seeded shuffle.
     order = data_lib.Schedule(
@@ -91,14 +100,18 @@ def run_sft(
         curriculum=False,
         shuffle=not sc.curriculum,
     )
-    logger = MetricsLogger(
-        stage,
-        total_steps=steps,
-        start_step=start,
-        tensorboard=config.log.tensorboard,
-        progress=config.log.progress,
-        desc="sft",
-        plot_every=0,
+    logger = (
+        MetricsLogger(
+            stage,
+            total_steps=steps,
+            start_step=start,
+            tensorboard=config.log.tensorboard,
+            progress=config.log.progress,
+            desc="sft",
+            plot_every=0,
+        )
+        if parallel.is_main_process()
+        else NullLogger()
     )
     pad = data_lib.pad_id(tokenizer)
     logging.info(
@@ -118,11 +131,17 @@ def run_sft(
                 [e.prompt for e in batch], [e.target for e in batch], p_len, c_len, pad
             )
             key = jax.random.fold_in(k_step, a) if lcfg.dropout > 0 else None
+            rows = {"tokens": tokens, "mask": mask}
+            rows = (
+                parallel.shard_rows(rows, mesh, what="config.sft.batch_size")
+                if mesh is not None
+                else jax.tree.map(jnp.asarray, rows)
+            )
             g, n, d = sft_grad(
                 lora,
                 params,
-                jnp.asarray(tokens),
-                jnp.asarray(mask),
+                rows["tokens"],
+                rows["mask"],
                 key,
                 cfg=cfg,
                 lora_cfg=lcfg,
@@ -155,10 +174,15 @@ def run_sft(
             )
     logger.close()
     ckpt.close()
-    save_lora(out_dir, lora, lcfg)
-    export_lib.save_peft_adapter(os.path.join(stage, "peft"), lora, lcfg, model_dir)
-    with open(os.path.join(out_dir, DONE), "w") as f:
-        f.write(f"{steps}\n")
+    if parallel.is_main_process():  # LoRA is replicated: every host holds it whole
+        save_lora(out_dir, lora, lcfg)
+        export_lib.save_peft_adapter(os.path.join(stage, "peft"), lora, lcfg, model_dir)
+        with open(os.path.join(out_dir, DONE), "w") as f:
+            f.write(f"{steps}\n")
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices("sft adapter written")
     logging.info("SFT done after %d steps: %s (last loss %.4f)", steps, out_dir, loss)
     return out_dir
 
@@ -173,10 +197,12 @@ def main(argv: list[str]) -> None:
         config = validate(_CONFIG.value)
         setup.check_writable(config.workdir)
         games = resolve_games(config.data.train_games)
-        cfg, params, tokenizer, model_dir = setup.load_model(config)
         if not sft_enabled(config):
             raise setup.SetupError("SFT is disabled (sft.steps == 0 and sft.epochs == 0)")
-        run_sft(config, cfg, params, tokenizer, games, model_dir)
+        mesh = setup.make_mesh(config)
+        with jax.set_mesh(mesh):
+            cfg, params, tokenizer, model_dir = setup.load_model(config, mesh)
+            run_sft(config, cfg, params, tokenizer, games, model_dir, mesh=mesh)
 
     setup.run_main(go)
 

@@ -175,7 +175,7 @@ def test_one_grpo_step_equals_an_independent_computation(workdir, monkeypatch):
     seen = {}
     real_init, real_build = rl.init_or_restore, rl.update_batch
 
-    def spy_init(directory, config, lora, optimizer, rng):
+    def spy_init(directory, config, lora, optimizer, rng, mesh=None):
         # Start from an adapter with B != 0, so that "the current LoRA" and "LoRA off"
         # differ already when the step's reference log-probs are taken.
         lora = {
@@ -183,7 +183,7 @@ def test_one_grpo_step_equals_an_independent_computation(workdir, monkeypatch):
             for i, (t, ab) in enumerate(lora.items())
         }
         seen["lora0"] = jax.tree.map(np.asarray, lora)
-        return real_init(directory, config, lora, optimizer, rng)
+        return real_init(directory, config, lora, optimizer, rng, mesh=mesh)
 
     def spy_build(rollout, keep_rows, adv_n, rc):
         seen["out"], seen["keep"] = rollout.out, keep_rows

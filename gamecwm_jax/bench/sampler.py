@@ -161,44 +161,74 @@ def ours(
 
 
 def memory_estimate(
-    cfg: Qwen2Config, dtype: Any, batch: int, prompt_len: int, new_tokens: int
+    cfg: Qwen2Config,
+    dtype: Any,
+    batch: int,
+    prompt_len: int,
+    new_tokens: int,
+    num_samples: int = 1,
+    mesh: Any = None,
 ) -> dict[str, dict[str, float]]:
     """GiB of arguments / outputs / temporaries / donated-and-reused / total of the
     prefill and decode programs for one `sample` call with these shapes
-    (`bench.program_bytes` on abstract inputs)."""
+    (`bench.program_bytes` on abstract inputs): `batch` prompts x `num_samples`.
+
+    With a device `mesh` (gamecwm_jax.parallel) the inputs carry the trainer's
+    shardings and the programs are partitioned for it: the figures are per device.
+    """
+    import contextlib
+
+    from jax.sharding import NamedSharding
+
+    from gamecwm_jax import parallel
+
     sds = jax.ShapeDtypeStruct
     params = jax.tree.map(
         lambda shape: sds(shape, dtype), param_shapes(cfg), is_leaf=lambda x: isinstance(x, tuple)
     )
+    rows = batch * num_samples
+
+    def placed(shape, dt, logical):
+        if mesh is None:
+            return sds(shape, dt)
+        return sds(
+            shape, dt, sharding=NamedSharding(mesh, parallel.spec(shape, logical, mesh.shape))
+        )
+
+    if mesh is not None:
+        params = parallel.abstract(params, parallel.param_shardings(params, cfg, mesh))
     p, n = sampler_lib.bucket_length(prompt_len), sampler_lib.bucket_length(new_tokens)
     static = dict(cfg=cfg, lora_cfg=None, top_k=0, top_p=1.0, greedy=False)
     key, scalar_f = jax.eval_shape(lambda: jax.random.key(0)), sds((), jnp.float32)
-    row_i, row_f = sds((batch,), jnp.int32), sds((batch,), jnp.float32)
-    prompts = sds((batch, p), jnp.int32)
+    row_i, row_f = placed((rows,), jnp.int32, ("batch",)), placed((rows,), jnp.float32, ("batch",))
+    prompts = placed((batch, p), jnp.int32, ("batch", None))
     prefill_args = (params, None, prompts, prompts, key, scalar_f)
-    prefill_kw = dict(num_samples=1, cache_len=p + n, **static)
-    prefill = sampler_lib._prefill.lower(*prefill_args, **prefill_kw)
-    cache = jax.eval_shape(lambda *a: sampler_lib._prefill(*a, **prefill_kw)[0], *prefill_args)
-    decode = sampler_lib._decode.lower(
-        params,
-        None,
-        cache,
-        row_i,
-        row_f,
-        row_f,
-        row_i,
-        key,
-        scalar_f,
-        sds((), jnp.int32),
-        sds((1,), jnp.int32),
-        sds((), jnp.int32),
-        out_len=n,
-        **static,
-    )
-    return {
-        name: {k: v / 2**30 for k, v in program_bytes(lowered).items()}
-        for name, lowered in (("prefill", prefill), ("decode", decode))
-    }
+    prefill_kw = dict(num_samples=num_samples, cache_len=p + n, **static)
+    with jax.set_mesh(mesh) if mesh is not None else contextlib.nullcontext():
+        prefill = sampler_lib._prefill.lower(*prefill_args, **prefill_kw)
+        cache = jax.eval_shape(lambda *a: sampler_lib._prefill(*a, **prefill_kw)[0], *prefill_args)
+        by_rank = {4: parallel.LAYER_CACHE_AXES, 2: ("batch", None), 0: ()}
+        cache = jax.tree.map(lambda x: placed(x.shape, x.dtype, by_rank[x.ndim]), cache)
+        decode = sampler_lib._decode.lower(
+            params,
+            None,
+            cache,
+            row_i,
+            row_f,
+            row_f,
+            row_i,
+            key,
+            scalar_f,
+            sds((), jnp.int32),
+            sds((1,), jnp.int32),
+            sds((), jnp.int32),
+            out_len=n,
+            **static,
+        )
+        return {
+            name: {k: v / 2**30 for k, v in program_bytes(lowered).items()}
+            for name, lowered in (("prefill", prefill), ("decode", decode))
+        }
 
 
 def hf_generate(

@@ -31,6 +31,14 @@ context, cuBLAS/cuDNN workspaces and fragmentation come on top). One XLA:CPU pas
 adds an fp32 copy of the weights, which a GPU never holds, is turned off (see
 `memory_estimate`).
 
+Per device on a mesh: `--mesh data,fsdp,tensor` compiles the same programs partitioned
+for that mesh (inputs carry the trainer's shardings, gamecwm_jax/parallel.py; on a
+CPU-only machine the mesh's devices are forced host devices), `--prompts N` adds the
+sampler's prefill and decode for N prompts x `--group`, and `--config RECIPE` takes the
+model, mesh and shapes from a recipe (configs/qwen25_7b_gpu8.py, ...):
+
+  python -m gamecwm_jax.bench.train --memory_only --config configs/qwen25_14b_v5e8.py --device_gib 16
+
 MFU of the update = model FLOPs / (time x peak FLOP/s), model FLOPs per trained token =
 6 N + 12 L d_attn T (PaLM's formula: forward + backward over N parameters, plus the
 attention score / value matmuls over a T-token context, causal half not discounted).
@@ -559,6 +567,8 @@ def memory_estimate(
     chunk: int,
     attn_blocks: list[int],
     beta: float = 0.1,
+    mesh_shape: tuple[int, int, int] | None = None,
+    prompts: int = 0,
 ) -> dict[str, Any]:
     """Compile-only memory of the GRPO update at model scale; no weights are allocated.
 
@@ -572,37 +582,78 @@ def memory_estimate(
     On a CPU backend this is XLA:CPU's buffer assignment, an estimate of what the GPU
     would need, not a GPU measurement (see the module docstring), compiled without the
     pass that adds an fp32 weight copy a GPU never holds (`bench.program_bytes`).
+
+    With `mesh_shape` (data, fsdp, tensor) the inputs carry the trainer's shardings
+    (gamecwm_jax.parallel: weights split, LoRA / Adam state replicated, micro-batch rows
+    split as `grpo.place_batch` splits them) and XLA partitions the update for that mesh:
+    every figure is per device. On a CPU this needs as many (forced) host devices as the
+    mesh has (`force_host_devices`). `prompts` > 0 makes the step `prompts` groups (the
+    recipe's rows) and also compiles the sampler's prefill and decode programs for
+    `prompts` x `group` completions (GRPO's sampling call) on the same mesh.
     """
+    import contextlib
+
+    from jax.sharding import NamedSharding
+
+    from gamecwm_jax import parallel
     from gamecwm_jax.bench import disabled_passes, program_bytes
     from gamecwm_jax.model import init_lora, init_params
     from gamecwm_jax.train import grpo
     from gamecwm_jax.train.config import make_optimizer
 
     def nbytes(tree: Any) -> int:
-        return sum(x.size * jnp.dtype(x.dtype).itemsize for x in jax.tree.leaves(tree))
+        """Bytes a device holds of `tree` (its shard of each sharded leaf)."""
+        total = 0
+        for x in jax.tree.leaves(tree):
+            sh = getattr(x, "sharding", None)
+            shape = sh.shard_shape(x.shape) if sh is not None else x.shape
+            total += int(np.prod(shape)) * jnp.dtype(x.dtype).itemsize
+        return total
 
     cfg, dtype, lcfg = _bench_model(preset_name, None)
     params = jax.eval_shape(lambda: init_params(jax.random.PRNGKey(0), cfg, dtype))
     lora = jax.eval_shape(lambda p: init_lora(jax.random.PRNGKey(1), p, cfg, lcfg), params)
     opt, _ = make_optimizer(2e-5, 100, 0.0, "constant", 0.0, 0.1)
     state = grpo.TrainState(lora, jax.eval_shape(opt.init, lora))
+    mesh = None
+    if mesh_shape is not None:
+        mesh = parallel.make_mesh(*mesh_shape, devices=jax.devices()[: int(np.prod(mesh_shape))])
+        params = parallel.abstract(params, parallel.param_shardings(params, cfg, mesh))
+        rep = parallel.replicated(mesh)
+        state = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=rep), state)
+    step_rows = group * max(1, prompts)
+
+    def abstract_batch(micro: int) -> Any:
+        """The step's rows as the update's micro-batches, as shapes (and shardings)."""
+        host = group_batch(
+            np.zeros((1, prompt_len), np.int32),
+            np.ones((1, prompt_len), np.int32),
+            np.zeros((step_rows, new_tokens), np.int32),
+            micro,
+        )
+        if mesh is None:
+            return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), host)
+        parallel.check_rows(micro, mesh, "micro batch")  # as grpo.place_batch: axis 1 split
+
+        def sds(x: np.ndarray) -> jax.ShapeDtypeStruct:
+            logical = [None] * x.ndim
+            logical[1] = "batch"
+            sh = NamedSharding(mesh, parallel.spec(x.shape, logical, mesh.shape))
+            return jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sh)
+
+        return jax.tree.map(sds, host)
+
     temp = jax.ShapeDtypeStruct((), jnp.float32)
     rows = []
+    ctx = jax.set_mesh(mesh) if mesh is not None else contextlib.nullcontext()
     for block in attn_blocks:
         cfg_b = dataclasses.replace(cfg, attn_block=block)
         update = grpo.make_update(opt, _grpo_spec(cfg_b, lcfg, beta, new_tokens, chunk))
         for micro in micro_batches:
-            batch = jax.tree.map(
-                lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype),
-                group_batch(
-                    np.zeros((1, prompt_len), np.int32),
-                    np.ones((1, prompt_len), np.int32),
-                    np.zeros((group, new_tokens), np.int32),
-                    micro,
-                ),
-            )
+            batch = abstract_batch(micro)
             t0 = time.perf_counter()
-            step_b = program_bytes(update.lower(state, params, batch, temp))
+            with ctx:
+                step_b = program_bytes(update.lower(state, params, batch, temp))
             rows.append(
                 {
                     "attn_block": block,
@@ -613,20 +664,127 @@ def memory_estimate(
                 }
             )
             print(_memory_row(rows[-1]), file=sys.stderr, flush=True)
+    sampling = None
+    if prompts:
+        from gamecwm_jax.bench import sampler as bench_sampler
+
+        t0 = time.perf_counter()
+        sampling = bench_sampler.memory_estimate(
+            cfg, dtype, prompts, prompt_len, new_tokens, num_samples=group, mesh=mesh
+        )
+        sampling["compile_s"] = time.perf_counter() - t0
+        print(
+            f"sampling {prompts} prompts x {group}: prefill {sampling['prefill']['total']:.2f} "
+            f"GiB, decode {sampling['decode']['total']:.2f} GiB a device",
+            file=sys.stderr,
+            flush=True,
+        )
     return {
         "mode": "memory_only",
         "preset": preset_name,
+        "mesh": dict(mesh.shape) if mesh is not None else None,
+        "per_device": mesh is not None,
+        "prompts": prompts,
+        "step_rows": step_rows,
+        "sampling_gib": sampling,
         "group": group,
         "seq_len": prompt_len + new_tokens,
         "new_tokens": new_tokens,
         "logprob_chunk": chunk,
         "weights_bytes": nbytes(params),
+        "state_bytes": nbytes(state),
+        # XLA:CPU has no bf16 matmul: its decode program holds an fp32 copy of every
+        # layer's weights (2x their bf16 bytes) that an accelerator never makes. Measured:
+        # 0.5B, batch 8, 256 + 256: decode temporaries 2.00 GiB with bf16 weights, 1.36
+        # with fp32 ones (= the one per-layer copy `unstack_layers` makes), vs 0.67 GiB of
+        # bf16 layer weights. `_fits` reports the sampling peak with and without it.
+        "cpu_decode_fp32_copies_bytes": (
+            2 * nbytes(params["layers"])
+            if jax.default_backend() == "cpu" and jnp.dtype(dtype) == jnp.bfloat16
+            else 0
+        ),
         "backend": jax.devices()[0].platform,
         "disabled_xla_passes": disabled_passes(),
         "note": "compile-time buffer assignment of XLA on this backend; on CPU an estimate "
         "of the GPU's need, not a GPU measurement",
         "rows": rows,
     }
+
+
+def force_host_devices(n: int) -> None:
+    """Asks XLA:CPU for `n` host devices (a mesh to partition for, on a CPU-only
+    machine; with an accelerator attached run under JAX_PLATFORMS=cpu). Only works
+    before JAX has started its backends; otherwise make_mesh reports the device count
+    it found."""
+    import os
+
+    flags = os.environ.get("XLA_FLAGS", "")
+    if not _backends_started() and "xla_force_host_platform_device_count" not in flags:
+        os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={n}".strip()
+
+
+def _backends_started() -> bool:
+    from jax._src import xla_bridge
+
+    return bool(getattr(xla_bridge, "_backends", None))
+
+
+def _fits(res: dict[str, Any], device_gib: float) -> dict[str, Any]:
+    """Peak per device: the larger of the update step and the sampling decode loop (which
+    runs while the LoRA and Adam state are also held), against `device_gib`."""
+    gib = 2.0**30
+    update = max(r["step_estimate"] for r in res["rows"]) / gib  # the whole update program
+    out: dict[str, Any] = {"update_gib": update}
+    if res.get("sampling_gib"):
+        state = res["state_bytes"] / gib
+        prefill, decode = (res["sampling_gib"][k]["total"] for k in ("prefill", "decode"))
+        out["sampling_xla_cpu_gib"] = max(prefill, decode) + state
+        excess = res.get("cpu_decode_fp32_copies_bytes", 0) / gib
+        out["sampling_gib"] = max(prefill, decode - excess) + state
+    out["peak_gib"] = max(out["update_gib"], out.get("sampling_gib", 0.0))
+    if device_gib:
+        out["device_gib"] = device_gib
+        out["fits"] = out["peak_gib"] <= device_gib
+        if "sampling_xla_cpu_gib" in out:
+            out["fits_even_with_cpu_fp32_copies"] = (
+                max(out["update_gib"], out["sampling_xla_cpu_gib"]) <= device_gib
+            )
+    return out
+
+
+def memory_for_recipe(config_path: str, device_gib: float = 0.0) -> dict[str, Any]:
+    """Per-device memory of a recipe config (configs/qwen25_*.py): its model preset
+    (from model.path), mesh, prompts x group, micro-batch, lengths and KL setting."""
+    from gamecwm_jax.model import Qwen2Config, preset
+
+    c = _load_config(config_path)
+    name = c.model.path.rstrip("/").split("/")[-1]
+    preset(name)  # fails clearly for a path that is not a Qwen2.5 size
+    mesh = (c.mesh.data, c.mesh.fsdp, c.mesh.tensor)
+    if -1 in mesh:
+        raise ValueError(f"{config_path}: give every mesh size explicitly for an estimate")
+    force_host_devices(int(np.prod(mesh)))
+    res = memory_estimate(
+        name.lower().removeprefix("qwen2.5-").removesuffix("-instruct"),
+        c.rl.group_size,
+        c.rl.max_prompt_len,
+        c.rl.max_new_tokens,
+        [c.rl.micro_batch_size],
+        c.rl.logprob_chunk,
+        [Qwen2Config.attn_block],
+        beta=c.rl.beta,
+        mesh_shape=mesh,
+        prompts=c.rl.prompts_per_step,
+    )
+    res["config"] = config_path
+    res["fits"] = _fits(res, device_gib)
+    print(
+        f"{config_path}: peak {res['fits']['peak_gib']:.1f} GiB a device (update "
+        f"{res['fits']['update_gib']:.1f}, sampling {res['fits'].get('sampling_gib', 0):.1f}; "
+        f"{res['fits'].get('sampling_xla_cpu_gib', 0):.1f} with XLA:CPU's fp32 weight copies)",
+        file=sys.stderr,
+    )
+    return res
 
 
 def _memory_row(r: dict[str, Any]) -> str:
@@ -645,7 +803,12 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--preset", default="", help="'' (CPU small config), 'tiny', '0.5b', '3b', ...")
-    ap.add_argument("--config", default="configs/small_cpu.py")
+    ap.add_argument(
+        "--config",
+        default="",
+        help="CPU mode: the config to run (default configs/small_cpu.py); with --memory_only: "
+        "a recipe (e.g. configs/qwen25_7b_gpu8.py) whose model, mesh and shapes are estimated",
+    )
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--workdir", default="")
     ap.add_argument("--group", type=int, default=8)
@@ -659,6 +822,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--attn_block", type=int, default=None, help="query block (0: off)")
     ap.add_argument("--memory_only", action="store_true", help="compile-time memory estimate")
     ap.add_argument("--micro_batches", default="1,2,4,8", help="with --memory_only")
+    ap.add_argument(
+        "--mesh", default="", help="with --memory_only: data,fsdp,tensor (per-device figures)"
+    )
+    ap.add_argument(
+        "--prompts", type=int, default=0, help="with --memory_only: also the sampler's programs"
+    )
+    ap.add_argument("--device_gib", type=float, default=0.0, help="capacity to check against")
     ap.add_argument("--peak_tflops", type=float, default=0.0)
     ap.add_argument(
         "--against", default="", choices=("", "trl"), help="trl: TRL's GRPOTrainer side by side"
@@ -668,10 +838,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--json", default="", help="also write the result here")
     a = ap.parse_args(argv)
-    if a.memory_only:
+    if a.memory_only and a.config:
+        res = memory_for_recipe(a.config, a.device_gib)
+    elif a.memory_only:
         from gamecwm_jax.model.config import Qwen2Config
 
         default_block = Qwen2Config.attn_block  # the dataclass default
+        mesh = tuple(int(x) for x in a.mesh.split(",")) if a.mesh else None
+        if mesh is not None:
+            force_host_devices(int(np.prod(mesh)))
         res = memory_estimate(
             a.preset or "3b",
             a.group,
@@ -679,8 +854,12 @@ def main(argv: list[str] | None = None) -> int:
             a.new_tokens,
             [int(x) for x in a.micro_batches.split(",")],
             a.chunk,
-            [default_block if a.attn_block is None else a.attn_block, 0],
+            [default_block if a.attn_block is None else a.attn_block]
+            + ([] if mesh is not None else [0]),
+            mesh_shape=mesh,
+            prompts=a.prompts,
         )
+        res["fits"] = _fits(res, a.device_gib)
     elif a.profile:
         res = profile_update()
     elif a.against == "trl":
@@ -702,7 +881,11 @@ def main(argv: list[str] | None = None) -> int:
     else:
         import tempfile
 
-        res = bench_cpu(a.config, a.steps, a.workdir or tempfile.mkdtemp(prefix="bench_train_"))
+        res = bench_cpu(
+            a.config or "configs/small_cpu.py",
+            a.steps,
+            a.workdir or tempfile.mkdtemp(prefix="bench_train_"),
+        )
     text = json.dumps(res, indent=1, default=float)
     print(text)
     if a.json:

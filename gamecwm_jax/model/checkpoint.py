@@ -18,6 +18,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from gamecwm_jax import parallel
 from gamecwm_jax.model.config import Qwen2Config
 from gamecwm_jax.model.qwen2 import LAYER_HF_NAMES, Params, param_shapes
 
@@ -103,10 +104,27 @@ def _open(path: str):
         ) from e
 
 
+def _host_device() -> Any:
+    """The host's CPU device, where a sharded load assembles each leaf (None if the
+    CPU backend is not enabled, e.g. JAX_PLATFORMS=tpu)."""
+    try:
+        return jax.local_devices(backend="cpu")[0]
+    except RuntimeError:
+        return None
+
+
 def load_pretrained(
-    path_or_hub_id: str, dtype: Any = jnp.bfloat16, download_dir: str = "checkpoints"
+    path_or_hub_id: str,
+    dtype: Any = jnp.bfloat16,
+    download_dir: str = "checkpoints",
+    mesh: "jax.sharding.Mesh | None" = None,
 ) -> tuple[Qwen2Config, Params]:
     """Loads (config, params) from an HF Qwen2 checkpoint dir or hub id.
+
+    With a device `mesh`, the leaves are assembled on the host CPU and only then
+    placed onto the mesh with their shardings (parallel.PARAM_AXES), so no
+    accelerator ever holds more than its shards: a 14B model (30 GB) loads onto
+    16 GB chips (the host needs one copy in RAM).
 
     Raises FileNotFoundError for a missing directory/config/weights file and
     CheckpointError (a ValueError) naming the tensor or file for missing,
@@ -118,8 +136,11 @@ def load_pretrained(
     cfg = Qwen2Config.from_hf_json(ckpt_dir)
     weight_map = _weight_map(ckpt_dir)
     shapes = param_shapes(cfg)
+    host = _host_device() if mesh is not None else None
 
     with contextlib.ExitStack() as stack:
+        if host is not None:
+            stack.enter_context(jax.default_device(host))
         handles: dict[str, Any] = {}
 
         def read(name: str, expected: tuple[int, ...], transpose: bool) -> jax.Array:
@@ -161,4 +182,6 @@ def load_pretrained(
                 ]
             )
         params["layers"] = layers
+        if mesh is not None:
+            params = parallel.shard_params(params, cfg, mesh)
     return cfg, params

@@ -172,11 +172,22 @@ PRESETS: dict[str, Qwen2Config] = {
         tie_word_embeddings=False,
         **_COMMON,
     ),
+    # Shapes of Qwen2.5-14B(-Instruct)'s config.json; a run always reads the checkpoint's own.
+    "14b": Qwen2Config(
+        vocab_size=152064,
+        hidden_size=5120,
+        intermediate_size=13824,
+        num_hidden_layers=48,
+        num_attention_heads=40,
+        num_key_value_heads=8,
+        tie_word_embeddings=False,
+        **{**_COMMON, "rms_norm_eps": 1e-5},
+    ),
 }
 
 
 def preset(name: str) -> Qwen2Config:
-    """Returns the config of a Qwen2.5 Instruct size: '0.5b', '1.5b', '3b' or '7b'."""
+    """Returns the config of a Qwen2.5 Instruct size: '0.5b', '1.5b', '3b', '7b' or '14b'."""
     key = name.lower().removeprefix("qwen2.5-").removesuffix("-instruct")
     if key not in PRESETS:
         raise KeyError(f"unknown preset {name!r}; choose from {sorted(PRESETS)}")

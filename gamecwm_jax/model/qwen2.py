@@ -49,6 +49,7 @@ import jax.numpy as jnp
 
 from gamecwm_jax.model import lora as lora_lib
 from gamecwm_jax.model.config import Qwen2Config
+from gamecwm_jax.parallel import CACHE_AXES, LAYER_CACHE_AXES, constrain
 
 Params = dict[str, Any]
 Cache = dict[str, jax.Array]
@@ -159,7 +160,8 @@ def init_cache(cfg: Qwen2Config, batch: int, max_len: int, dtype: Any = jnp.bflo
     [B, K, S, H] slice is already in the layout of the two attention matmuls
     (batch dims B, K): reading it needs no transpose, which on CPU was a full
     copy of every layer's cache per decode step. `unstack_cache` turns k/v into
-    tuples of per-layer buffers for the unrolled layout.
+    tuples of per-layer buffers for the unrolled layout. On a device mesh the
+    cache is split by rows and KV heads (`parallel.CACHE_AXES`).
     """
     shape = (
         cfg.num_hidden_layers,
@@ -169,8 +171,8 @@ def init_cache(cfg: Qwen2Config, batch: int, max_len: int, dtype: Any = jnp.bflo
         cfg.head_dim,
     )
     return {
-        "k": jnp.zeros(shape, dtype),
-        "v": jnp.zeros(shape, dtype),
+        "k": constrain(jnp.zeros(shape, dtype), CACHE_AXES),
+        "v": constrain(jnp.zeros(shape, dtype), CACHE_AXES),
         "mask": jnp.zeros((batch, max_len), jnp.bool_),
         "index": jnp.zeros((), jnp.int32),
     }
@@ -322,21 +324,29 @@ class DecoderLayer(nn.Module):
                 y = y + lora_lib.lora_delta(h, lora[name], self.lora_scale, self.lora_dropout, key)
             return y
 
+        # Layout hints for a device mesh (no-ops without one; parallel.py): rows over
+        # data x fsdp, heads / MLP columns over tensor, the residual stream whole on
+        # each tensor shard (Megatron: one all-reduce after o and one after down).
         b, t, _ = x_btd.shape
+        x_btd = constrain(x_btd, ("batch", None, None))
         h_btd = rms_norm(x_btd, attn_norm, cfg.rms_norm_eps)
         q_btnh = apply_rope((proj("q", h_btd) + q_b).reshape(b, t, n_heads, hd), sin_bth, cos_bth)
         k_btkh = apply_rope((proj("k", h_btd) + k_b).reshape(b, t, n_kv, hd), sin_bth, cos_bth)
         v_btkh = (proj("v", h_btd) + v_b).reshape(b, t, n_kv, hd)
+        q_btnh = constrain(q_btnh, ("batch", None, "heads", None))
         k_bksh, v_bksh = k_btkh.transpose(0, 2, 1, 3), v_btkh.transpose(0, 2, 1, 3)
         if kv is not None:  # write this layer's T slots, then attend over all S
             at = (0, 0, cache_index, 0)
             k_bksh = jax.lax.dynamic_update_slice(kv[0], k_bksh.astype(kv[0].dtype), at)
             v_bksh = jax.lax.dynamic_update_slice(kv[1], v_bksh.astype(kv[1].dtype), at)
+            k_bksh = constrain(k_bksh, LAYER_CACHE_AXES)
+            v_bksh = constrain(v_bksh, LAYER_CACHE_AXES)
             kv = (k_bksh, v_bksh)
         attn_btd = attention(q_btnh, k_bksh, v_bksh, mask_bts, cfg.attn_block)
-        x_btd = x_btd + proj("o", attn_btd)
+        x_btd = constrain(x_btd + proj("o", attn_btd), ("batch", None, None))
         h_btd = rms_norm(x_btd, mlp_norm, cfg.rms_norm_eps)
-        x_btd = x_btd + proj("down", jax.nn.silu(proj("gate", h_btd)) * proj("up", h_btd))
+        gate_btf = constrain(jax.nn.silu(proj("gate", h_btd)), ("batch", None, "mlp"))
+        x_btd = x_btd + proj("down", gate_btf * proj("up", h_btd))
         return x_btd, kv
 
 
@@ -380,7 +390,11 @@ class Qwen2(nn.Module):
         t = tokens_bt.shape[1]
         embed_vd = _param(self, "embed", cfg.vocab_size, cfg.hidden_size)
         mask_bt = mask_bt.astype(jnp.bool_)
-        x_btd = jnp.take(embed_vd, tokens_bt, axis=0)
+        # On a mesh: look rows up in a table split by vocabulary only (each tensor shard
+        # gathers its own ids, one all-reduce); a table also split along D (FSDP) would
+        # make XLA replicate the gathered activations before re-splitting them by rows.
+        lookup_vd = constrain(embed_vd, ("vocab", None))
+        x_btd = constrain(jnp.take(lookup_vd, tokens_bt, axis=0), ("batch", None, None))
         sin_bth, cos_bth = rope_sin_cos(positions_bt, cfg.head_dim, cfg.rope_theta)
 
         if cache is None:

@@ -1,7 +1,7 @@
 """Orbax checkpoints of the training state, with automatic resume.
 
 A checkpoint holds the LoRA weights, the optimizer state, the PRNG key and the
-step (one pytree), plus a small JSON record (data position, stage, metrics of
+step (one pytree; on a device mesh orbax writes it once, whatever the number of hosts), plus a small JSON record (data position, stage, metrics of
 the step). Orbax writes each checkpoint into a temporary directory and renames
 it when complete, so a run killed mid-save leaves the previous checkpoint
 intact and the partial one is ignored (and cleaned up) on restart: at most the
@@ -84,15 +84,29 @@ class Checkpointer:
 
 
 def init_or_restore(
-    directory: str, config: Any, lora: Any, optimizer: Any, rng: jax.Array
+    directory: str,
+    config: Any,
+    lora: Any,
+    optimizer: Any,
+    rng: jax.Array,
+    mesh: "jax.sharding.Mesh | None" = None,
 ) -> tuple[Checkpointer, Any, Any, jax.Array, int]:
     """Fresh state (LoRA, optimizer state, PRNG key, step 0) or the latest checkpoint's.
 
+    With a `mesh` (default: the one of an enclosing `jax.set_mesh`, if any) the state
+    is replicated over it, and a checkpoint is restored straight into that layout,
+    whatever mesh wrote it (orbax reads each array into the sharding of the abstract
+    state it is given).
     Returns (checkpointer, lora, opt_state, rng, step of the restored checkpoint or 0).
     """
     import jax.numpy as jnp
 
     state = {"lora": lora, "opt_state": optimizer.init(lora), "rng": rng, "step": jnp.int32(0)}
+    from gamecwm_jax import parallel
+
+    mesh = mesh if mesh is not None else parallel.current_mesh()
+    if mesh is not None:
+        state = parallel.replicate(state, mesh)
     ckpt = Checkpointer(directory, config.checkpoint.every, config.checkpoint.keep)
     restored = ckpt.restore(state)
     start = 0

@@ -117,6 +117,15 @@ def default_config() -> ml_collections.ConfigDict:
     c.verify.num_workers = 0  # 0 = the verifier's default (one per core)
     c.verify.fast = False  # RewardConfig.fast(): the same checks on fewer rollouts
 
+    # The device mesh (gamecwm_jax/parallel.py): axis sizes, -1 = the devices left over.
+    # data: batch rows, weights replicated; fsdp: rows, and the base weights split along
+    # the model width; tensor: heads / MLP columns / vocab split. The default, every
+    # device on `data`, is the unsharded program on one device. rl.prompts_per_step,
+    # rl.micro_batch_size and sft.batch_size must be multiples of data x fsdp.
+    # distributed: jax.distributed.initialize() on a multi-host launch ("auto": when the
+    # environment shows one; "on" / "off" force it).
+    c.mesh = ml_collections.ConfigDict(dict(data=-1, fsdp=1, tensor=1, distributed="auto"))
+
     c.checkpoint = ml_collections.ConfigDict()
     c.checkpoint.every = 10  # steps
     c.checkpoint.keep = 3
@@ -178,6 +187,7 @@ def validate(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
         "rl.control": CONTROLS,
         "data.prompt_style": ("full", "name"),
         "model.dtype": ("float32", "bfloat16", "float16"),
+        "mesh.distributed": ("auto", "on", "off"),
     }
     for key, allowed in choices.items():
         if got[key] not in allowed:
@@ -198,6 +208,14 @@ def validate(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     for key in positive:
         if got[key] <= 0:
             raise ConfigError(f"config.{key} must be positive, got {got[key]}")
+    sizes = {k: got[f"mesh.{k}"] for k in ("data", "fsdp", "tensor")}
+    bad = {k: v for k, v in sizes.items() if not isinstance(v, int) or v == 0 or v < -1}
+    if bad:
+        raise ConfigError(
+            f"config.mesh sizes must be positive integers or -1 (the devices left over), got {bad}"
+        )
+    if list(sizes.values()).count(-1) > 1:
+        raise ConfigError(f"config.mesh: only one axis may be -1, got {sizes}")
     if got["rl.neg_weight"] < 0:
         raise ConfigError(f"config.rl.neg_weight must be >= 0, got {got['rl.neg_weight']}")
     if c.rl.group_size < 2 and c.rl.steps > 0:

@@ -134,6 +134,21 @@ def build_batch(
     }
 
 
+def place_batch(batch: Batch, mesh: Any) -> Batch:
+    """`build_batch`'s micro-batches on a device mesh: every leaf's axis 1 (rows, or a
+    micro-batch's distinct prompts) split over data x fsdp. The rows must divide
+    (rl.micro_batch_size is checked at start-up); the few distinct prompts are split as
+    far as they divide, else whole on every device (parallel.shard_rows)."""
+    from gamecwm_jax import parallel
+
+    prompts = {k: v for k, v in batch.items() if k.startswith("prompt_")}
+    rows = {k: v for k, v in batch.items() if not k.startswith("prompt_")}
+    return {
+        **parallel.shard_rows(rows, mesh, row_axis=1, what="config.rl.micro_batch_size"),
+        **parallel.shard_rows(prompts, mesh, row_axis=1, strict=False),
+    }
+
+
 def micro_logprobs(
     params: Params,
     lora: Params | None,

@@ -21,6 +21,19 @@ def read_jsonl(path: str) -> list[dict[str, Any]]:
         return [json.loads(line) for line in f if line.strip()]
 
 
+class NullLogger:
+    """The logger of every host but process 0 on a multi-host run: one writer per run."""
+
+    def log(self, step: int, metrics: dict[str, Any], progress: bool = True) -> None:
+        pass
+
+    def plot(self) -> str | None:
+        return None
+
+    def close(self) -> None:
+        pass
+
+
 class MetricsLogger:
     """Writes `<logdir>/metrics.jsonl`, TensorBoard events and `<logdir>/rewards.png`."""
 

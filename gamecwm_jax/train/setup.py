@@ -19,7 +19,9 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 import ml_collections
+from jax.sharding import Mesh
 
+from gamecwm_jax import parallel
 from gamecwm_jax.model import Qwen2Config, load_pretrained, load_tokenizer
 from gamecwm_jax.model.checkpoint import CheckpointError
 
@@ -51,16 +53,47 @@ def _dtype(name: str) -> Any:
     return {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}[name]
 
 
-def load_model(config: ml_collections.ConfigDict) -> tuple[Qwen2Config, Any, Any, str]:
+def make_mesh(config: ml_collections.ConfigDict) -> Mesh:
+    """The device mesh of `config.mesh`, after connecting the hosts of a multi-host
+    launch (so call it before anything else touches JAX), with every batch size that
+    must split over its rows checked now rather than at the first step."""
+    mc = config.mesh
+    parallel.initialize_distributed(mc.distributed)
+    mesh = parallel.make_mesh(mc.data, mc.fsdp, mc.tensor)
+    if config.rl.steps > 0:
+        parallel.check_rows(config.rl.prompts_per_step, mesh, "config.rl.prompts_per_step")
+        parallel.check_rows(config.rl.micro_batch_size, mesh, "config.rl.micro_batch_size")
+        rows = config.rl.prompts_per_step * config.rl.group_size
+        if rows % jax.process_count():
+            raise parallel.MeshError(
+                f"{rows} sampled rows a step (rl.prompts_per_step x rl.group_size) do not "
+                f"split evenly over {jax.process_count()} hosts"
+            )
+    if config.sft.steps > 0 or config.sft.epochs > 0:
+        parallel.check_rows(config.sft.batch_size, mesh, "config.sft.batch_size")
+    logging.info("%s", parallel.describe(mesh))
+    return mesh
+
+
+def load_model(
+    config: ml_collections.ConfigDict, mesh: Mesh | None = None
+) -> tuple[Qwen2Config, Any, Any, str]:
     """(model cfg, params, tokenizer, model dir) from `config.model`.
 
     `model.path == "tiny-random"` generates (once, then reuses) a small random
     model in `<workdir>/base_model`; anything else must be an HF checkpoint
-    directory (or hub id, downloaded to checkpoints/).
+    directory (or hub id, downloaded to checkpoints/). With a `mesh` the weights
+    come back sharded over it (parallel.PARAM_AXES).
     """
     path = config.model.path
     if path == TINY:
-        path = build_tiny_model(os.path.join(config.workdir, "base_model"), config.model.tiny)
+        path = os.path.join(config.workdir, "base_model")
+        if parallel.is_main_process():  # one writer; the other hosts wait for it
+            build_tiny_model(path, config.model.tiny)
+        if jax.process_count() > 1:
+            from jax.experimental import multihost_utils
+
+            multihost_utils.sync_global_devices("tiny model built")
     elif not os.path.isdir(path) and (
         path.startswith((".", "/", "~"))
         or path.count("/") != 1
@@ -71,7 +104,7 @@ def load_model(config: ml_collections.ConfigDict) -> tuple[Qwen2Config, Any, Any
             f"  huggingface-cli download Qwen/Qwen2.5-3B-Instruct --local-dir checkpoints/Qwen2.5-3B-Instruct\n"
             f"or use --config.model.path=tiny-random for a small random model."
         )
-    cfg, params = load_pretrained(path, _dtype(config.model.dtype))
+    cfg, params = load_pretrained(path, _dtype(config.model.dtype), mesh=mesh)
     tokenizer = load_tokenizer(path)
     return cfg, params, tokenizer, path
 
@@ -167,6 +200,7 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
         CheckpointError,
         NotADirectoryError,
         PermissionError,
+        parallel.MeshError,
     )
 
 
