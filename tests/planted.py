@@ -273,8 +273,17 @@ PLANTS: tuple[Plant, ...] = (
         "gamecwm_jax/train/logprobs.py",
         "h_pred_bcd = h_btd[:, prompt_len - 1 : -1]",
         "h_pred_bcd = h_btd[:, prompt_len - 2 : -2]",
+        ("tests/train/test_logprobs.py::test_chunked_matches_full_logits",),
+        "each completion token scored from the hidden state one position too early (SFT's and"
+        " the menu probe's `[prompt | completion]` rows)",
+    ),
+    Plant(
+        "shared_prompt_logprobs_one_position_early",
+        "gamecwm_jax/train/logprobs.py",
+        "h_pred_rcd = jnp.concatenate([h_utd[row_prompt_r, -1:], h_rcd[:, :-1]], axis=1)",
+        "h_pred_rcd = jnp.concatenate([h_utd[row_prompt_r, -2:], h_rcd[:, :-2]], axis=1)",
         (E2E, PARITY),
-        "each completion token scored from the hidden state one position too early",
+        "each completion token scored one position too early on shared prompts (GRPO's rows)",
     ),
     Plant(
         "sampler_logprobs_swapped",
