@@ -31,8 +31,7 @@ model's bytes, so sharding them would save little and cost a gather per step.
 Multi-host (`jax.distributed`): one process per host, all running the same program
 on the global mesh. Sampled rows are sharded over the whole mesh; `to_host` brings a
 global array to every host; a host verifies its own block of rows (`process_rows`)
-and `allgather_rows` shares the rewards for the group advantages (`map_process_rows`;
-GRPO's loop is wired to it once its step restructure has landed).
+and `allgather_rows` shares the rewards for the group advantages (`rl.verify_own_rows`).
 """
 
 from __future__ import annotations
@@ -40,7 +39,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import jax
@@ -250,13 +249,6 @@ def replicated(mesh: Mesh) -> NamedSharding:
     return NamedSharding(mesh, PartitionSpec())
 
 
-def rows_sharding(mesh: Mesh, ndim: int, row_axis: int = 0) -> NamedSharding:
-    """Rows (dimension `row_axis`) over data x fsdp, everything else replicated."""
-    parts: list[Any] = [None] * ndim
-    parts[row_axis] = tuple(a for a in RULES["batch"])
-    return NamedSharding(mesh, PartitionSpec(*parts))
-
-
 # ----------------------------------------------------------------------------- placement
 
 
@@ -378,8 +370,3 @@ def allgather_rows(x_local: np.ndarray) -> np.ndarray:
     from jax.experimental import multihost_utils
 
     return np.asarray(multihost_utils.process_allgather(np.asarray(x_local), tiled=True))
-
-
-def map_process_rows(fn: Callable[[slice], np.ndarray], n: int) -> np.ndarray:
-    """`fn` on this process's rows (e.g. verify them), results gathered from all."""
-    return allgather_rows(fn(process_rows(n)))

@@ -235,9 +235,9 @@ PLANTS: tuple[Plant, ...] = (
     ),
     Plant(
         "old_logprobs_from_decode_path",
-        "gamecwm_jax/train/grpo.py",
-        'if spec.inner_steps > 1 and spec.old_logprobs == "sampler":',
-        'if spec.old_logprobs != "recompute":',
+        "gamecwm_jax/rl.py",
+        'old_logprobs="current" if rc.inner_steps == 1 else rc.old_logprobs,',
+        "old_logprobs=rc.old_logprobs,",
         ("tests/test_rl.py::test_lr_follows_the_optimizer_count_and_one_update_has_ratio_one",),
         "with one update per batch, old log-probs from the sampler's decode path (bf16 ratio != 1)",
     ),

@@ -57,6 +57,7 @@ import resource
 import statistics
 import sys
 import time
+import types
 from typing import Any
 
 import jax
@@ -296,15 +297,8 @@ def profile_update(repeats: int = 5, micro_sizes: tuple[int, ...] = (8, 32)) -> 
     lora = jax.tree.map(lambda x: x + 0.01, init_lora(jax.random.PRNGKey(1), params, cfg, lcfg))
     p, g, tp, c = sh.prompts_per_step, sh.group_size, 128, sh.new_tokens
     rng = np.random.default_rng(0)
-    rollout = dataclasses.make_dataclass(
-        "Rollout", ["num_samples", "prompt_tokens", "prompt_mask", "tokens", "lengths", "logprobs"]
-    )(
-        g,
-        rng.integers(0, cfg.vocab_size, (p, tp)).astype(np.int32),
-        np.ones((p, tp), np.int32),
-        rng.integers(0, cfg.vocab_size, (p * g, c)).astype(np.int32),
-        np.full(p * g, c),
-        np.zeros((p * g, c), np.float32),
+    rollout = synthetic_rollout(
+        rng.integers(0, cfg.vocab_size, (p, tp)), rng.integers(0, cfg.vocab_size, (p * g, c)), g
     )
     adv = rng.normal(size=p * g).astype(np.float32)
     temp = jnp.float32(sh.temperature)
@@ -420,22 +414,35 @@ def _grpo_spec(cfg: Any, lcfg: Any, beta: float, new_tokens: int, chunk: int) ->
     )
 
 
-def group_batch(
-    prompt_bt: np.ndarray, prompt_mask_bt: np.ndarray, tokens_rc: np.ndarray, micro: int
-) -> dict[str, Any]:
-    """One group (one prompt, R completions) as the update's micro-batches [R / micro, ...]."""
+def synthetic_rollout(
+    prompt_pt: np.ndarray, tokens_rc: np.ndarray, group: int, prompt_mask_pt: Any = None
+) -> Any:
+    """A stand-in for the sampler's output: P prompts (no padding unless a mask is given),
+    `group` full-length completions of each, zero log-probs; what `grpo.build_batch` reads."""
     r, c = tokens_rc.shape
-    m = r // micro
-    return {
-        "prompt_tokens": np.broadcast_to(prompt_bt, (m,) + prompt_bt.shape).astype(np.int32),
-        "prompt_mask": np.broadcast_to(prompt_mask_bt, (m,) + prompt_bt.shape).astype(np.int32),
-        "row_prompt": np.zeros((m, micro), np.int32),
-        "tokens": tokens_rc.reshape(m, micro, c).astype(np.int32),
-        "mask": np.ones((m, micro, c), np.int32),
-        "old_logp": np.zeros((m, micro, c), np.float32),
-        "adv": np.linspace(-1, 1, r, dtype=np.float32).reshape(m, micro),
-        "weight": np.ones((m, micro), np.float32),
-    }
+    return types.SimpleNamespace(
+        num_samples=group,
+        prompt_tokens=prompt_pt.astype(np.int32),
+        prompt_mask=(np.ones_like(prompt_pt) if prompt_mask_pt is None else prompt_mask_pt).astype(
+            np.int32
+        ),
+        tokens=tokens_rc.astype(np.int32),
+        lengths=np.full(r, c),
+        logprobs=np.zeros((r, c), np.float32),
+    )
+
+
+def group_batch(
+    prompt_bt: np.ndarray, tokens_rc: np.ndarray, micro: int, prompt_mask_bt: Any = None
+) -> dict[str, Any]:
+    """One prompt's R completions as the update's micro-batches [R / micro, ...] (the
+    trainer's `grpo.build_batch`), advantages spread over [-1, 1]."""
+    from gamecwm_jax.train import grpo
+
+    r, c = tokens_rc.shape
+    rollout = synthetic_rollout(prompt_bt, tokens_rc, r, prompt_mask_bt)
+    adv = np.linspace(-1, 1, r, dtype=np.float32)
+    return grpo.build_batch(rollout, np.arange(r), adv, micro, c)
 
 
 def bench_update(
@@ -456,7 +463,6 @@ def bench_update(
     from gamecwm_jax.sampler import sample
     from gamecwm_jax.train import grpo
     from gamecwm_jax.train.config import make_optimizer
-    from gamecwm_jax.train.logprobs import shared_prompt_logprobs
 
     cfg, dtype, lcfg = _bench_model(preset_name, attn_block)
     params = init_params(jax.random.PRNGKey(0), cfg, dtype)
@@ -499,28 +505,19 @@ def bench_update(
     else:
         rng = np.random.default_rng(1)
         prompt_bt = rng.integers(0, cfg.vocab_size, (1, prompt_len)).astype(np.int32)
-        prompt_mask_bt = np.ones_like(prompt_bt)
+        prompt_mask_bt = None
         comp_rc = rng.integers(0, cfg.vocab_size, (group, new_tokens)).astype(np.int32)
     p_len = prompt_bt.shape[1]
-    batch = jax.tree.map(jnp.asarray, group_batch(prompt_bt, prompt_mask_bt, comp_rc, micro))
+    batch = jax.tree.map(jnp.asarray, group_batch(prompt_bt, comp_rc, micro, prompt_mask_bt))
     opt, _ = make_optimizer(2e-5, 100, 0.0, "constant", 0.0, 0.1)
     spec = _grpo_spec(cfg, lcfg, beta, new_tokens, chunk)
     update = grpo.make_update(opt, spec)
     state = grpo.TrainState(lora, opt.init(lora))
 
     @jax.jit
-    def ref_pass(mb):  # what the update's reference pass runs, timed apart
-        return shared_prompt_logprobs(
-            params,
-            cfg,
-            mb["prompt_tokens"][0],
-            mb["prompt_mask"][0],
-            mb["row_prompt"][0],
-            mb["tokens"][0],
-            mb["mask"][0],
-            chunk=chunk,
-            temperature=temp,
-        )[0]
+    def ref_pass(batch):  # the update's reference pass on one micro-batch, timed apart
+        mb = jax.tree.map(lambda x: x[0], batch)
+        return grpo.micro_logprobs(params, None, mb, temp, spec)[0]
 
     def one_update(state):
         t0 = time.perf_counter()
@@ -626,10 +623,7 @@ def memory_estimate(
     def abstract_batch(micro: int) -> Any:
         """The step's rows as the update's micro-batches, as shapes (and shardings)."""
         host = group_batch(
-            np.zeros((1, prompt_len), np.int32),
-            np.ones((1, prompt_len), np.int32),
-            np.zeros((step_rows, new_tokens), np.int32),
-            micro,
+            np.zeros((1, prompt_len), np.int32), np.zeros((step_rows, new_tokens), np.int32), micro
         )
         if mesh is None:
             return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), host)

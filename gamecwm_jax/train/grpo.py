@@ -49,9 +49,10 @@ class GrpoSpec:
     """Everything static about the update (hashable: it is part of the compiled program).
 
     old_logprobs: "current" = the stopped-gradient log-probs of the very forward pass (the
-    ratio is exactly 1; TRL's choice with one update per batch), "sampler" = the batch's
-    `old_logp` (the sampler's, at the sampling temperature), "recompute" = a forward pass
-    of the sampling policy before the first inner update.
+    ratio is exactly 1; TRL's choice with one update per batch, and what rl.grpo_spec
+    picks whenever inner_steps == 1), "sampler" = the batch's `old_logp` (the sampler's,
+    at the sampling temperature), "recompute" = a forward pass of the sampling policy
+    before the first inner update.
     """
 
     cfg: Any
@@ -208,17 +209,23 @@ def micro_grad(
     return grad, num, den, aux
 
 
-def _per_micro(fn, batch: Batch) -> jax.Array:
-    """`fn(mb)` for every micro-batch (sequentially: one micro-batch's activations live at a
-    time), skipped (zeros) for micro-batches that hold padding rows only."""
+def _unless_padding(fn: Any) -> Any:
+    """`fn(xs)` for a micro-batch's inputs `xs` (a micro-batch, or a tuple that starts with
+    one), or zeros of its shape when the micro-batch holds padding rows only."""
 
-    def one(mb: Batch) -> jax.Array:
-        out = jax.eval_shape(fn, mb)
-        return jax.lax.cond(
-            jnp.sum(mb["weight"]) > 0, fn, lambda _: jnp.zeros(out.shape, out.dtype), mb
-        )
+    def run(xs: Any) -> Any:
+        mb = xs[0] if isinstance(xs, tuple) else xs
+        shapes = jax.eval_shape(fn, xs)
+        zeros = lambda _: jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+        return jax.lax.cond(jnp.sum(mb["weight"]) > 0, fn, zeros, xs)
 
-    return jax.lax.map(one, batch)
+    return run
+
+
+def _per_micro(fn: Any, batch: Batch) -> jax.Array:
+    """`fn(mb)` for every micro-batch, one after another (one micro-batch's activations
+    live at a time), padding-only micro-batches skipped."""
+    return jax.lax.map(_unless_padding(fn), batch)
 
 
 def make_update(optimizer: optax.GradientTransformation, spec: GrpoSpec):
@@ -238,10 +245,10 @@ def make_update(optimizer: optax.GradientTransformation, spec: GrpoSpec):
             ref = _per_micro(
                 lambda mb: micro_logprobs(params, None, mb, temperature, spec)[0], batch
             )
-        old = None
-        if spec.inner_steps > 1 and spec.old_logprobs == "sampler":
+        old = None  # "current": the stopped-gradient log-probs of the training forward
+        if spec.old_logprobs == "sampler":
             old = batch["old_logp"]
-        elif spec.inner_steps > 1 and spec.old_logprobs == "recompute":
+        elif spec.old_logprobs == "recompute":
             lora0 = state.lora
             old = _per_micro(
                 lambda mb: micro_logprobs(params, lora0, mb, temperature, spec)[0], batch
@@ -249,18 +256,16 @@ def make_update(optimizer: optax.GradientTransformation, spec: GrpoSpec):
         old = jax.lax.stop_gradient(old) if old is not None else None
 
         def accumulate(lora: Params):
-            def terms(xs):
-                mb, old_mb, ref_mb = xs
-                return micro_grad(lora, params, mb, old_mb, ref_mb, temperature, spec)
-
+            terms = _unless_padding(
+                lambda xs: micro_grad(lora, params, xs[0], xs[1], xs[2], temperature, spec)
+            )
+            first = jax.tree.map(lambda x: x[0], (batch, old, ref))
             zeros = jax.tree.map(
-                lambda s: jnp.zeros(s.shape, s.dtype),
-                jax.eval_shape(terms, jax.tree.map(lambda x: x[0], (batch, old, ref))),
+                lambda s: jnp.zeros(s.shape, s.dtype), jax.eval_shape(terms, first)
             )
 
             def body(acc, xs):
-                out = jax.lax.cond(jnp.sum(xs[0]["weight"]) > 0, terms, lambda _: zeros, xs)
-                return jax.tree.map(jnp.add, acc, out), None
+                return jax.tree.map(jnp.add, acc, terms(xs)), None
 
             acc, _ = jax.lax.scan(body, zeros, (batch, old, ref))
             return acc
