@@ -7,7 +7,8 @@ skipped if this workdir's SFT already finished), merges that adapter into the
 base weights, then GRPO. Each step reads top to bottom in `run_grpo`:
 
   rollout = sample(...)          `group_size` completions of `prompts_per_step` games
-                                 (the curriculum's) from the jitted sampler;
+                                 (the curriculum's) from the jitted sampler, the LoRA
+                                 folded into the weights it reads;
   reports = verify_batch(...)    the verifier's sandboxed worker pool scores them;
   advantages(...)                group-relative advantages (negative ones scaled by
                                  `rl.neg_weight`; `rl.control` = shuffle / zero removes the
@@ -128,6 +129,9 @@ EXPORT_NOTE = """# Exported model
 """
 
 
+_merge_jit = jax.jit(merge_lora, static_argnums=2)
+
+
 @dataclasses.dataclass
 class Rollout:
     """One step's samples: the sampler's output, the decoded texts and each row's game."""
@@ -147,7 +151,15 @@ def sample(
     key: jax.Array,
     rc: ml_collections.ConfigDict,
 ) -> Rollout:
-    """`group_size` completions of each game's prompt from the current policy."""
+    """`group_size` completions of each game's prompt from the current policy.
+
+    With `rl.merge_lora_for_sampling` the adapter is folded into a copy of the adapted
+    weights first (one small jitted program), so each decode step runs plain matmuls
+    instead of 2 x targets x layers extra rank-r ones: fewer kernels per token on every
+    backend, for a transient copy of the adapted weights.
+    """
+    if rc.merge_lora_for_sampling:
+        params, lora, lcfg = _merge_jit(params, lora, lcfg), None, None
     out = sampler(
         params,
         [prompts[g] for g in games],

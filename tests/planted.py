@@ -328,6 +328,14 @@ PLANTS: tuple[Plant, ...] = (
         (PARITY, E2E),
         "a micro-batch holding two groups scores every completion after its first prompt",
     ),
+    Plant(
+        "merged_sampling_drops_the_adapter",
+        "gamecwm_jax/model/lora.py",
+        'layers[f"{t}_w"] = (w.astype(jnp.float32) + s * delta).astype(w.dtype)',
+        'layers[f"{t}_w"] = (w.astype(jnp.float32) + delta).astype(w.dtype)',
+        ("tests/test_rl.py::test_merged_lora_sampling_draws_the_same_completions",),
+        "GRPO samples from base + A @ B without the alpha / r scale",
+    ),
 )
 
 

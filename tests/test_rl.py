@@ -392,3 +392,44 @@ def test_curriculum_and_recomputed_old_logprobs(workdir, fake_verifier, monkeypa
     np.testing.assert_allclose(old[m], sampler_old[m], atol=1e-4)
     assert not np.array_equal(old[m], sampler_old[m])
     assert np.abs(old[m] - ref[m]).max() > 1e-3
+
+
+def test_merged_lora_sampling_draws_the_same_completions():
+    """`rl.merge_lora_for_sampling` folds the adapter in before sampling: with the same key
+    the completions and their log-probs must be those of LoRA applied on the side (fp32),
+    for an adapter that moves the logits (a merge that dropped the scale, or one target,
+    changes the tokens)."""
+    import ml_collections
+
+    from gamecwm_jax.sampler import Sampler
+
+    cfg = Qwen2Config(**{**CFG.__dict__, "eos_token_id": 1})
+    params = init_params(jax.random.PRNGKey(0), cfg, jnp.float32)
+    lcfg = LoraConfig(rank=4, alpha=8.0, targets=("all",))
+    lora = init_lora(jax.random.PRNGKey(1), params, cfg, lcfg)
+    lora = jax.tree.map(lambda x: x + 0.3 * jax.random.normal(jax.random.PRNGKey(2), x.shape), lora)
+
+    class Ids:  # a tokenizer that spells token ids
+        eos_token_id, pad_token_id = 1, 0
+
+        def get_vocab(self):
+            return {}
+
+        def decode(self, ids, skip_special_tokens=True):
+            return " ".join(map(str, ids))
+
+    sampler = Sampler(cfg, Ids(), max_seq_len=64)
+    prompts = {"a": [5, 6, 7, 8], "b": [9, 10]}
+    rc = ml_collections.ConfigDict(
+        dict(group_size=3, max_new_tokens=12, temperature=0.7, merge_lora_for_sampling=True)
+    )
+    key = jax.random.PRNGKey(3)
+    merged = rl.sample(sampler, params, lora, lcfg, prompts, ["a", "b"], key, rc)
+    rc.merge_lora_for_sampling = False
+    side = rl.sample(sampler, params, lora, lcfg, prompts, ["a", "b"], key, rc)
+    base = sampler(params, [prompts["a"], prompts["b"]], key=key, num_samples=3,
+                   max_new_tokens=12, temperature=0.7)  # fmt: skip
+    assert not np.array_equal(base.tokens, side.out.tokens)  # the adapter matters here
+    np.testing.assert_array_equal(merged.out.tokens, side.out.tokens)
+    np.testing.assert_allclose(merged.out.logprobs, side.out.logprobs, atol=1e-4)
+    assert merged.texts == side.texts and merged.games == side.games

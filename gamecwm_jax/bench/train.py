@@ -280,7 +280,8 @@ def profile_update(repeats: int = 5, micro_sizes: tuple[int, ...] = (8, 32)) -> 
     policy forward alone, forward + backward of the clipped objective, and the whole
     jitted update (those plus AdamW and the scan), each for prompts shared by their group
     (`shared_prompt_logprobs`, the trainer's path) and for `[prompt | completion]` rows
-    that repeat every prompt G times (`completion_logprobs`, the path before it).
+    that repeat every prompt G times (`completion_logprobs`, the path before it); then
+    the step's sampling with the LoRA merged vs on the side (`profile_sampling`).
     """
     from gamecwm_jax.bench.trl_grpo import TrlShapes
     from gamecwm_jax.model import LoraConfig, Qwen2Config, init_lora, init_params
@@ -379,8 +380,42 @@ def profile_update(repeats: int = 5, micro_sizes: tuple[int, ...] = (8, 32)) -> 
         )
         out[f"micro_batch={micro}"] = med
         print(f"micro_batch={micro}: " + json.dumps(med, default=float), file=sys.stderr)
+    out["sampling"] = profile_sampling(params, cfg, lora, lcfg, repeats)
     out["device"] = jax.devices()[0].device_kind
     return out
+
+
+def profile_sampling(params: Any, cfg: Any, lora: Any, lcfg: Any, repeats: int) -> dict[str, float]:
+    """One step's sampling (4 prompts x 8 samples x 128 tokens, no EOS) with the LoRA
+    folded into the weights first (the merge included, as `rl.sample` does) and with
+    LoRA applied on the side; medians of `repeats` interleaved rounds."""
+    import functools
+
+    from gamecwm_jax.bench.trl_grpo import TrlShapes
+    from gamecwm_jax.model import merge_lora
+    from gamecwm_jax.sampler import sample
+
+    sh = TrlShapes()
+    prompts = np.random.default_rng(1).integers(2, cfg.vocab_size, (sh.prompts_per_step, 120))
+    run = functools.partial(
+        sample, cfg=cfg, prompt_ids=prompts.tolist(), num_samples=sh.group_size,
+        max_new_tokens=sh.new_tokens, temperature=sh.temperature, eos_ids=(-1,),
+    )  # fmt: skip
+    merge = jax.jit(merge_lora, static_argnums=2)
+    fns = {
+        "merged_s": lambda k: run(merge(params, lora, lcfg), key=k),
+        "lora_on_the_side_s": lambda k: run(params, key=k, lora=lora, lora_cfg=lcfg),
+    }
+    runs: dict[str, list[float]] = {k: [] for k in fns}
+    for i in range(repeats + 1):  # the first round compiles
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn(jax.random.key(i))  # returns host arrays: done when it returns
+            if i:
+                runs[name].append(time.perf_counter() - t0)
+    med = {k: statistics.median(v) for k, v in runs.items()}
+    print("sampling: " + json.dumps(med), file=sys.stderr)
+    return med
 
 
 def _load_config(path: str):
@@ -828,7 +863,10 @@ def main(argv: list[str] | None = None) -> int:
         "--against", default="", choices=("", "trl"), help="trl: TRL's GRPOTrainer side by side"
     )
     ap.add_argument(
-        "--profile", action="store_true", help="per-pass timings of the update (--against's shapes)"
+        "--profile",
+        action="store_true",
+        help="per-pass timings of the update, and sampling merged vs LoRA on the side "
+        "(--against's shapes)",
     )
     ap.add_argument("--json", default="", help="also write the result here")
     a = ap.parse_args(argv)

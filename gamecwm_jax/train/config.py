@@ -104,6 +104,9 @@ def default_config() -> ml_collections.ConfigDict:
     c.rl.max_prompt_len = 4096
     c.rl.max_new_tokens = 4096
     c.rl.logprob_chunk = 512
+    # Sample from base + LoRA folded into one copy of the adapted weights (fewer kernels a
+    # decode step; costs that copy's memory while sampling). Off: LoRA applied on the side.
+    c.rl.merge_lora_for_sampling = True
     # Old log-probs for inner_steps > 1: sampler | recompute (a forward pass of the sampling
     # policy). With one update per batch they are the training forward's own (stop-gradient).
     c.rl.old_logprobs = "sampler"

@@ -15,6 +15,12 @@ and of the game's `mutants.json` (each mutant in a subprocess with timeouts,
 games reach and expose every mutant any of them exposes; they go to
 `games/<game>/coverage.json` with what they cover and which golden lines no game reached.
 
+`--pool 0` selects against *every* mutant of the golden except a held-out pool (the
+first `--fresh-pool` mutants of `--fresh-seed`'s order), which is then the measurement
+pool: a train/test split of all mutants rather than two samples of them. Games whose last
+survivor differed only in a position no mutant of a sample needed (chess's a-file en
+passant) get their suite this way.
+
 **Kill rate** (`--kill-rate`): a *fresh* pool made with `--fresh-seed`, excluding every
 mutant of the selection pool, so no mutant it scores was used to select the suite. A mutant
 is *behaviour-different* when its trace records (what the semantics tier compares) differ
@@ -53,7 +59,7 @@ from gamecwm_jax.verify.suite import SUITE_FILE, golden_digest, greedy_cover, re
 class Settings:
     seed: int = 0  # selection pool and selection games
     fresh_seed: int = 1  # the measurement pool and its games
-    pool: int = 40  # mutants in the selection pool
+    pool: int = 40  # mutants in the selection pool; 0: all but the held-out fresh pool
     fresh_pool: int = 40  # mutants in the measurement pool
     pool_steps: int = 4000  # actions of random golden play per game (selection or difference)
     min_games: int = 30  # long games get more steps than pool_steps
@@ -86,6 +92,29 @@ def scenario_games(game: Game, golden) -> list[list[str]]:
         except ValueError:
             continue
         out.append(list(scenario["actions"]))
+    return out
+
+
+def selection_pool(source: str, selected: dict[str, Any]) -> list[Mutant]:
+    """The mutants a suite is (or was) selected against, from its settings block.
+
+    `{"seed", "pool"}`: the first `pool` mutants of `seed`'s order. `pool == 0`: every
+    mutant of `seed`'s order except the held-out pool `{"held_out": {"seed", "size"}}`
+    (the first `size` of that seed's order), which the kill rate then measures.
+    """
+    if selected["pool"]:
+        return generate(source, selected["seed"], selected["pool"])
+    held = selected.get("held_out")
+    if not held:
+        raise ValueError("a suite selected with pool 0 must record its held-out pool")
+    held_ids = {m.id for m in generate(source, held["seed"], held["size"])}
+    return generate(source, selected["seed"], 1 << 30, exclude=frozenset(held_ids))
+
+
+def _selection_settings(settings: Settings) -> dict[str, Any]:
+    out: dict[str, Any] = {"seed": settings.seed, "pool": settings.pool}
+    if not settings.pool:
+        out["held_out"] = {"seed": settings.fresh_seed, "size": settings.fresh_pool}
     return out
 
 
@@ -141,7 +170,8 @@ def build_suite(name: str, settings: Settings) -> dict[str, Any]:
     golden = game.load_golden()
     n = game.num_players
     candidates, arcs = candidate_games(name, settings)
-    mutants = generate(source, settings.seed, settings.pool)
+    selected = _selection_settings(settings)
+    mutants = selection_pool(source, selected)
     committed = committed_mutants(name)
     keys = golden_keys(golden, candidates, n)
     sources = [m.source for m in mutants] + list(committed.values())
@@ -166,11 +196,7 @@ def build_suite(name: str, settings: Settings) -> dict[str, Any]:
             f"`python -m gamecwm_jax.verify.mutate --game {name} --write` (see that module)."
         ),
         "golden": golden_digest(source),
-        "settings": {
-            "seed": settings.seed,
-            "pool": settings.pool,
-            "pool_steps": settings.pool_steps,
-        },
+        "settings": {**selected, "pool_steps": settings.pool_steps},
         "selection": {
             "games": len(candidates),
             "game_steps": sum(len(a) for a in candidates),
@@ -192,12 +218,10 @@ def fresh_pool(
     `selection` is the suite file's "settings" (seed and pool size it was selected with):
     the pool to exclude is the one the suite was actually selected against, so scoring a
     suite selected with `--pool 400` without repeating the flag cannot let selection-pool
-    mutants into the measurement. None: the pool of `settings`."""
+    mutants into the measurement. None: the pool of `settings`. A suite selected with
+    pool 0 leaves only its held-out pool, and only if `settings` asks for that pool."""
     source = get_game(name).golden_source
-    seed, size = (
-        (selection["seed"], selection["pool"]) if selection else (settings.seed, settings.pool)
-    )
-    used = {m.id for m in generate(source, seed, size)}
+    used = {m.id for m in selection_pool(source, selection or _selection_settings(settings))}
     return generate(source, settings.fresh_seed, settings.fresh_pool, exclude=frozenset(used))
 
 
@@ -209,9 +233,16 @@ def kill_rate(
     golden = game.load_golden()
     n = game.num_players
     data = read_suite(game) or {"trajectories": []}
-    selected = data.get("settings") or {"seed": settings.seed, "pool": settings.pool}
+    selected = data.get("settings") or _selection_settings(settings)
     if selected["seed"] == settings.fresh_seed:
         raise ValueError(f"{name}: the suite was selected with seed {settings.fresh_seed}")
+    held = selected.get("held_out")
+    if not selected["pool"] and held != {"seed": settings.fresh_seed, "size": settings.fresh_pool}:
+        raise ValueError(
+            f"{name}: the suite was selected against every mutant but the held-out pool "
+            f"{held}; measure that pool (--fresh-seed {held['seed']} --fresh-pool "
+            f"{held['size']}), every other mutant was used for selection"
+        )
     suite = [t["actions"] for t in data["trajectories"]]
     games = random_games(game, golden, "difference", settings.fresh_seed, settings) + suite
     mutants = fresh_pool(name, settings, selected)
@@ -260,8 +291,9 @@ def table(names: list[str]) -> str:
             continue
         cov = suite["coverage"]
         f = suite.get("fresh_pool")
+        pool = suite["settings"]["pool"] or f"all but {suite['settings']['held_out']['size']}"
         lead = (
-            f"| {name} | {suite['settings']['pool']} | {len(suite['trajectories'])} "
+            f"| {name} | {pool} | {len(suite['trajectories'])} "
             f"| {suite['steps']} "
             f"| {cov['lines_covered']}/{cov['lines']} "
         )
@@ -303,7 +335,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=Settings.seed)
     parser.add_argument("--fresh-seed", type=int, default=Settings.fresh_seed)
-    parser.add_argument("--pool", type=int, default=Settings.pool, help="selection pool size")
+    parser.add_argument(
+        "--pool", type=int, default=Settings.pool,
+        help="selection pool size; 0: every mutant except the held-out fresh pool",
+    )  # fmt: skip
     parser.add_argument("--fresh-pool", type=int, default=Settings.fresh_pool)
     parser.add_argument("--pool-steps", type=int, default=Settings.pool_steps)
     parser.add_argument("--workers", type=int, default=Settings.workers)
@@ -326,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in names:
             game = get_game(name)
             if args.list:
-                for m in generate(game.golden_source, args.seed, args.pool):
+                for m in selection_pool(game.golden_source, _selection_settings(settings)):
                     print(f"{name:16s} {m.id:28s} {m.description}")
             if args.write:
                 start = time.perf_counter()

@@ -19,7 +19,7 @@ from gamecwm_jax.games.play import random_trajectory, replay
 from gamecwm_jax.verify import _harness
 from gamecwm_jax.verify.ast_mutants import enumerate_sites, generate
 from gamecwm_jax.verify.mutant_probe import golden_keys, probe_one
-from gamecwm_jax.verify.mutate import Settings, fresh_pool, kill_rate
+from gamecwm_jax.verify.mutate import Settings, fresh_pool, kill_rate, selection_pool
 from gamecwm_jax.verify.plan import golden_plan
 from gamecwm_jax.verify.suite import golden_digest, greedy_cover, read_suite
 
@@ -111,6 +111,34 @@ def test_fresh_pool_excludes_the_pool_the_suite_was_selected_against():
     assert len(fresh) == Settings().fresh_pool
     assert not {m.id for m in fresh} & selected
     assert {m.id for m in fresh_pool(name, Settings())} & selected  # the 40-pool's measure
+
+
+def test_pool_zero_selects_against_every_mutant_but_the_held_out_pool():
+    """`--pool 0` is a split of all mutants: the selection pool and the measurement pool
+    are disjoint and together are every mutant; the kill rate refuses to measure any other
+    pool (it would be drawn from mutants the suite was selected against)."""
+    name = "tic_tac_toe"
+    source = get_game(name).golden_source
+    settings = Settings(pool=0)
+    selected = {"seed": 0, "pool": 0, "held_out": {"seed": 1, "size": settings.fresh_pool}}
+    train = {m.id for m in selection_pool(source, selected)}
+    test = {m.id for m in fresh_pool(name, settings, selected)}
+    every = {m.id for m in generate(source, 0, 1 << 30)}
+    assert len(test) == settings.fresh_pool and not train & test
+    assert train | test == every
+    assert test == {m.id for m in generate(source, 1, settings.fresh_pool)}
+    with pytest.raises(ValueError, match="held-out"):
+        selection_pool(source, {"seed": 0, "pool": 0})
+
+
+def test_the_chess_suite_holds_out_its_measurement_pool():
+    suite = read_suite(get_game("chess"))
+    assert suite["settings"]["pool"] == 0
+    held = suite["settings"]["held_out"]
+    assert suite["fresh_pool"]["settings"]["seed"] == held["seed"]
+    assert suite["fresh_pool"]["size"] == held["size"]
+    with pytest.raises(ValueError, match="every other mutant was used for selection"):
+        kill_rate("chess", Settings(fresh_pool=held["size"] // 2), verifier=None)
 
 
 # --- selection --------------------------------------------------------------------------
@@ -236,15 +264,8 @@ ISSUE_MUTANTS = [  # generated mutants that scored 1.0 before the suites (issue 
         "if knights[True] > 1 or knights[False] > 2:",
     ),
 ]  # (issue 9's fifth, in gin_rummy, was in the golden replaced by the seed's game)
-FRESH_SURVIVORS = [  # fresh-pool (seed 1) mutants that survived the 40/200-mutant suites
-    pytest.param(
-        "chess",
-        "if 0 <= to % 8 + df < 8]",
-        "if 0 < to % 8 + df < 8]",
-        marks=pytest.mark.xfail(
-            strict=True, reason="no mutant of the 400-pool asks for an a-file en-passant pawn"
-        ),
-    ),
+FRESH_SURVIVORS = [  # fresh-pool (seed 1) mutants that survived the 40/200/400-mutant suites
+    ("chess", "if 0 <= to % 8 + df < 8]", "if 0 < to % 8 + df < 8]"),
     ("chess", "if 0 <= to % 8 + df < 8]", "if 0 != to % 8 + df < 8]"),
     ("poker_holdem", "if 14 in present:", "if 13 in present:"),
 ]
@@ -254,11 +275,12 @@ FRESH_SURVIVORS = [  # fresh-pool (seed 1) mutants that survived the 40/200-muta
 def test_fresh_survivors_are_killed_by_the_larger_pool_suites(verifier, name, find, replace):
     """Each needs a rare position (an en-passant capture by an a-file pawn, an ace-low
     straight without a king deciding a showdown) that random selection games reached but
-    no mutant of the 40- or 200-mutant pools asked for, so the suites left it out. The
-    suites selected against 400-mutant pools include one (restore the old coverage.json and
-    these fail). Poker's `14 -> 13` is in the 400-pool, so there the pool asks directly;
-    the chess two are outside it, and only `!=` (which also differs on an h-file neighbour)
-    is killed: `<` still survives (xfail, strict: it turns red once a suite kills it)."""
+    no mutant of the 40- or 200-mutant pools asked for, so the suites left it out. Poker's
+    suite, selected against a 400-mutant pool holding `14 -> 13`, includes one. Chess's
+    `<` survived even the 400-pool suite (no mutant of it differed only on an a-file
+    en-passant pawn); the suite selected against every mutant but the held-out pool
+    (`--pool 0`), whose `0 -> 1` in the same test asks for that position, kills both
+    (restore an older coverage.json and these fail)."""
     source = get_game(name).golden_source
     assert source.count(find) == 1
     report = verifier.verify(source.replace(find, replace), name)
