@@ -8,6 +8,14 @@ every group has spread and every step trains all rows (the worst case for the up
 
   python -m gamecwm_jax.bench.train [--steps 3] [--config configs/small_cpu.py]
 
+Against TRL (issue 11's shapes; `pip install -e ".[bench]"`): our loop, then TRL's
+`GRPOTrainer` on the same checkpoint in a fresh process, both medians and the ratio;
+`--rounds N` alternates the pair N times and adds the per-round ratios. `--profile`
+times the update's passes and the step's sampling (LoRA merged vs on the side):
+
+  python -m gamecwm_jax.bench.train --against trl [--steps 6] [--rounds 4]
+  python -m gamecwm_jax.bench.train --profile
+
 GPU: one GRPO update at Qwen2.5-3B shapes with random bf16 weights, G=8 completions of
 a 4096-token prompt, 4096 new tokens each (EOS disabled, so every row is full length):
 
@@ -215,15 +223,18 @@ def against_trl_config(shapes: Any, workdir: str) -> Any:
     return c
 
 
-def against_trl(steps: int, workdir: str, shapes: Any = None) -> dict[str, Any]:
+def against_trl(steps: int, workdir: str, shapes: Any = None, rounds: int = 1) -> dict[str, Any]:
     """Our GRPO step and TRL's, back to back in one command, at the same shapes.
 
     Ours runs first (`bench_config`: the trainer's own loop, SFT off, the real verifier
     with pseudo-random scores); then TRL's `GRPOTrainer` on the very checkpoint ours
     loaded, in a fresh process (`bench.trl_grpo`, which says why). Both report the median
-    over the steps after the first.
+    over the steps after the first. With `rounds` > 1 the pair runs that many times,
+    alternating, and the result adds each round's ratio and their median and range: a
+    machine whose speed drifts between runs moves both sides of a round alike, so the
+    per-round ratios are steadier than one long run of each side.
     """
-    import subprocess
+    import shutil
 
     from gamecwm_jax.bench.trl_grpo import TrlShapes
     from gamecwm_jax.train import data as data_lib
@@ -237,23 +248,18 @@ def against_trl(steps: int, workdir: str, shapes: Any = None) -> dict[str, Any]:
     prompt_ids = [data_lib.prompt_ids(tokenizer, g, True, config.data.prompt_style) for g in games]
     with open(f"{workdir}/trl_prompts.json", "w") as f:
         json.dump({"prompts": [tokenizer.decode(p) for p in prompt_ids], "games": games}, f)
-    ours = bench_config(config, steps, workdir)
-    print(f"ours: median step {ours['median step_s']:.2f} s; now TRL", file=sys.stderr)
-    subprocess.run(
-        [
-            sys.executable, "-m", "gamecwm_jax.bench.trl_grpo",
-            "--model_dir", model_dir,
-            "--prompts", f"{workdir}/trl_prompts.json",
-            "--steps", str(steps),
-            "--shapes", json.dumps(dataclasses.asdict(shapes)),
-            "--out", f"{workdir}/trl.json",
-        ],
-        check=True,
-    )  # fmt: skip
-    with open(f"{workdir}/trl.json") as f:
-        theirs = json.load(f)
+    pairs = []
+    for r in range(rounds):
+        run_dir = workdir if rounds == 1 else f"{workdir}/round{r}"
+        if run_dir != workdir:  # the very checkpoint TRL loads (the trainer reuses it)
+            shutil.copytree(model_dir, f"{run_dir}/base_model")
+        ours = bench_config(against_trl_config(shapes, run_dir), steps, run_dir)
+        print(f"ours: median step {ours['median step_s']:.2f} s; now TRL", file=sys.stderr)
+        pairs.append((ours, _trl_steps(model_dir, workdir, steps, shapes, r)))
+        print(f"round {r + 1}/{rounds}: ratio {_ratio(*pairs[-1]):.3f}", file=sys.stderr)
+    ours, theirs = pairs[0]
     ours_s, theirs_s = ours["median step_s"], theirs["median_step_s"]
-    return {
+    out = {
         "mode": "against_trl",
         "shapes": dataclasses.asdict(shapes),
         "model": TRL_MODEL,
@@ -269,6 +275,45 @@ def against_trl(steps: int, workdir: str, shapes: Any = None) -> dict[str, Any]:
         "update_ratio_ours_over_trl": ours["median time/update_s"] / theirs["median_update_s"],
         "device": jax.devices()[0].device_kind,
     }
+    if rounds > 1:
+        ratios = [_ratio(o, t) for o, t in pairs]
+        out["rounds"] = [
+            {
+                "ours_step_s": o["median step_s"],
+                "trl_step_s": t["median_step_s"],
+                "ratio": _ratio(o, t),
+                "ours_update_s": o["median time/update_s"],
+                "trl_update_s": t["median_update_s"],
+            }
+            for o, t in pairs
+        ]
+        out["ratio_median"] = statistics.median(ratios)
+        out["ratio_range"] = [min(ratios), max(ratios)]
+    return out
+
+
+def _ratio(ours: dict[str, Any], theirs: dict[str, Any]) -> float:
+    return ours["median step_s"] / theirs["median_step_s"]
+
+
+def _trl_steps(model_dir: str, workdir: str, steps: int, shapes: Any, r: int) -> dict[str, Any]:
+    """TRL's GRPO steps in a fresh process (`bench.trl_grpo`); its result dict."""
+    import subprocess
+
+    out = f"{workdir}/trl_{r}.json"
+    subprocess.run(
+        [
+            sys.executable, "-m", "gamecwm_jax.bench.trl_grpo",
+            "--model_dir", model_dir,
+            "--prompts", f"{workdir}/trl_prompts.json",
+            "--steps", str(steps),
+            "--shapes", json.dumps(dataclasses.asdict(shapes)),
+            "--out", out,
+        ],
+        check=True,
+    )  # fmt: skip
+    with open(out) as f:
+        return json.load(f)
 
 
 def profile_update(repeats: int = 5, micro_sizes: tuple[int, ...] = (8, 32)) -> dict[str, Any]:
@@ -839,6 +884,9 @@ def main(argv: list[str] | None = None) -> int:
         "a recipe (e.g. configs/qwen25_7b_gpu8.py) whose model, mesh and shapes are estimated",
     )
     ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument(
+        "--rounds", type=int, default=1, help="with --against: alternate both sides this often"
+    )
     ap.add_argument("--workdir", default="")
     ap.add_argument("--group", type=int, default=8)
     ap.add_argument("--prompt_len", type=int, default=4096)
@@ -897,7 +945,8 @@ def main(argv: list[str] | None = None) -> int:
     elif a.against == "trl":
         import tempfile
 
-        res = against_trl(a.steps, a.workdir or tempfile.mkdtemp(prefix="bench_trl_"))
+        workdir = a.workdir or tempfile.mkdtemp(prefix="bench_trl_")
+        res = against_trl(a.steps, workdir, rounds=a.rounds)
     elif a.preset:
         res = bench_update(
             a.preset,
