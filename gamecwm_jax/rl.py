@@ -132,6 +132,14 @@ EXPORT_NOTE = """# Exported model
 _merge_jit = jax.jit(merge_lora, static_argnums=2)
 
 
+def sampling_weights(params: Params, lora: Params, lcfg: Any, merge: bool) -> tuple[Any, Any, Any]:
+    """(params, lora, lora_cfg) the sampler reads: with `merge` the adapter folded into a
+    copy of the adapted weights (one small jitted program), so each decode step runs plain
+    matmuls instead of 2 x targets x layers extra rank-r ones: fewer kernels per token on
+    every backend, for a transient copy of the adapted weights; else LoRA on the side."""
+    return (_merge_jit(params, lora, lcfg), None, None) if merge else (params, lora, lcfg)
+
+
 @dataclasses.dataclass
 class Rollout:
     """One step's samples: the sampler's output, the decoded texts and each row's game."""
@@ -151,15 +159,9 @@ def sample(
     key: jax.Array,
     rc: ml_collections.ConfigDict,
 ) -> Rollout:
-    """`group_size` completions of each game's prompt from the current policy.
-
-    With `rl.merge_lora_for_sampling` the adapter is folded into a copy of the adapted
-    weights first (one small jitted program), so each decode step runs plain matmuls
-    instead of 2 x targets x layers extra rank-r ones: fewer kernels per token on every
-    backend, for a transient copy of the adapted weights.
-    """
-    if rc.merge_lora_for_sampling:
-        params, lora, lcfg = _merge_jit(params, lora, lcfg), None, None
+    """`group_size` completions of each game's prompt from the current policy (the LoRA
+    merged first with `rl.merge_lora_for_sampling`, see `sampling_weights`)."""
+    params, lora, lcfg = sampling_weights(params, lora, lcfg, rc.merge_lora_for_sampling)
     out = sampler(
         params,
         [prompts[g] for g in games],

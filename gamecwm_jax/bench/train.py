@@ -250,9 +250,8 @@ def against_trl(steps: int, workdir: str, shapes: Any = None, rounds: int = 1) -
         json.dump({"prompts": [tokenizer.decode(p) for p in prompt_ids], "games": games}, f)
     pairs = []
     for r in range(rounds):
-        run_dir = workdir if rounds == 1 else f"{workdir}/round{r}"
-        if run_dir != workdir:  # the very checkpoint TRL loads (the trainer reuses it)
-            shutil.copytree(model_dir, f"{run_dir}/base_model")
+        run_dir = f"{workdir}/round{r}"  # a fresh run each round, on the very checkpoint
+        shutil.copytree(model_dir, f"{run_dir}/base_model")  # TRL loads (the trainer reuses it)
         ours = bench_config(against_trl_config(shapes, run_dir), steps, run_dir)
         print(f"ours: median step {ours['median step_s']:.2f} s; now TRL", file=sys.stderr)
         pairs.append((ours, _trl_steps(model_dir, workdir, steps, shapes, r)))
@@ -432,12 +431,13 @@ def profile_update(repeats: int = 5, micro_sizes: tuple[int, ...] = (8, 32)) -> 
 
 def profile_sampling(params: Any, cfg: Any, lora: Any, lcfg: Any, repeats: int) -> dict[str, float]:
     """One step's sampling (4 prompts x 8 samples x 128 tokens, no EOS) with the LoRA
-    folded into the weights first (the merge included, as `rl.sample` does) and with
-    LoRA applied on the side; medians of `repeats` interleaved rounds."""
+    folded into the weights first (the merge included: `rl.sampling_weights`, the
+    trainer's own) and with LoRA applied on the side; medians of `repeats` interleaved
+    rounds."""
     import functools
 
     from gamecwm_jax.bench.trl_grpo import TrlShapes
-    from gamecwm_jax.model import merge_lora
+    from gamecwm_jax.rl import sampling_weights
     from gamecwm_jax.sampler import sample
 
     sh = TrlShapes()
@@ -446,11 +446,15 @@ def profile_sampling(params: Any, cfg: Any, lora: Any, lcfg: Any, repeats: int) 
         sample, cfg=cfg, prompt_ids=prompts.tolist(), num_samples=sh.group_size,
         max_new_tokens=sh.new_tokens, temperature=sh.temperature, eos_ids=(-1,),
     )  # fmt: skip
-    merge = jax.jit(merge_lora, static_argnums=2)
-    fns = {
-        "merged_s": lambda k: run(merge(params, lora, lcfg), key=k),
-        "lora_on_the_side_s": lambda k: run(params, key=k, lora=lora, lora_cfg=lcfg),
-    }
+
+    def timed_with(merge: bool) -> Any:
+        def fn(key: jax.Array) -> Any:
+            p, l, lc = sampling_weights(params, lora, lcfg, merge)
+            return run(p, key=key, lora=l, lora_cfg=lc)
+
+        return fn
+
+    fns = {"merged_s": timed_with(True), "lora_on_the_side_s": timed_with(False)}
     runs: dict[str, list[float]] = {k: [] for k in fns}
     for i in range(repeats + 1):  # the first round compiles
         for name, fn in fns.items():
