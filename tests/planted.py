@@ -161,6 +161,28 @@ PLANTS: tuple[Plant, ...] = (
         "resample_history on the candidate's own games not scored",
     ),
     Plant(
+        "resynced_step_not_charged",
+        "gamecwm_jax/verify/score.py",
+        "credit += weights[name] * (t - sum(1 for c in charged if c < t)) / length",
+        "credit += weights[name] * t / length",
+        (
+            "tests/verify/test_candidate_games.py::test_one_move_more_is_followed_and_that_step_charged",
+            "tests/verify/test_candidate_games.py::test_a_move_spelled_another_way_is_followed_and_that_step_charged",
+        ),
+        "a candidate game's step the golden explains only by another move, or one more, earns credit",
+    ),
+    Plant(
+        "board_size_fault_may_crash",
+        "gamecwm_jax/verify/faults.py",
+        "if edited is not None and _plays(edited):",
+        "if edited is not None:",
+        (
+            "tests/verify/test_faults.py::test_board_size_is_a_playable_board_of_another_size",
+            "tests/verify/test_faults.py::test_board_size_does_not_apply_where_no_size_plays",
+        ),
+        "the calibration's wrong board size is kept where it crashes the module",
+    ),
+    Plant(
         "metric_rows_kept_on_resume",
         "gamecwm_jax/train/metrics.py",
         'kept = [r for r in read_jsonl(self.path) if r.get("step", 0) <= start_step]',

@@ -131,6 +131,7 @@ def calibrate(
     for r, rep in zip(rungs, reports):
         r["score"] = rep.score
         r["tiers"] = rep.tiers
+        r["parts"] = parts(rep)
     out = {
         "game": name,
         "candidates": len(rungs),
@@ -149,6 +150,28 @@ def calibrate(
         out["seed_config"] = _stats(rungs, "seed_score")
     out["rungs"] = [{k: v for k, v in r.items() if k != "code"} for r in rungs]
     return out
+
+
+def parts(report: Any) -> dict[str, float | None]:
+    """The sub-scores a tier is made of (purity and steps of dynamics; golden- and
+    candidate-driven games of semantics; resample and leak of information), recorded so
+    that other weightings can be computed from a run without re-running it."""
+    d = report.details
+
+    def get(tier: str, key: str) -> float | None:
+        value = d.get(tier, {}).get(key) if isinstance(d.get(tier), dict) else None
+        return float(value) if isinstance(value, (int, float)) else None
+
+    return {
+        "static": report.tiers.get("static"),
+        "dynamics_steps": get("dynamics", "steps_score"),
+        "purity": get("dynamics", "purity"),
+        "semantics_golden": get("semantics", "golden_driven"),
+        "semantics_candidate": get("semantics", "candidate_driven"),
+        "scenarios": report.tiers.get("scenarios"),
+        "resample": get("information", "resample"),
+        "leak": get("information", "leak"),
+    }
 
 
 def _meets(stats: dict[str, Any]) -> bool:

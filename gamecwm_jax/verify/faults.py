@@ -11,7 +11,8 @@ through game-specific text:
   function of that name around it; internal calls keep the old behaviour, only callers
   from outside see the fault, and faults compose (a later wrapper wraps an earlier one);
 * edits (`no_end_test`, `board_size`) change the golden's own code: drop one condition of
-  the terminal test, or add 1 to the board's size constant.
+  the terminal test, or add 1 to the board's size constant (subtract 1 where the larger
+  board does not play, see `board_delta`).
 
 An injector returns None where it does not apply (no board, no terminal test it can find,
 a perfect-information game for the information faults); whether an applied fault changes
@@ -22,8 +23,12 @@ from __future__ import annotations
 
 import ast
 import collections
+import copy
+import functools
 import random
 import re
+import signal
+import threading
 from collections.abc import Callable
 
 from gamecwm_jax.games.registry import Game
@@ -223,9 +228,9 @@ def _no_end_test(tree: ast.Module, tag: str) -> ast.Module | None:
     return None
 
 
-def _board_size(tree: ast.Module, tag: str) -> ast.Module | None:
-    """Adds 1 to the board's size: a module-level constant named like a size (SIZE, ROWS,
-    COLS, WIDTH, ...), else the most common literal `range(K)` bound (K >= 3)."""
+def _board_size(tree: ast.Module, tag: str, delta: int = 1) -> ast.Module | None:
+    """Adds `delta` to the board's size: a module-level constant named like a size (SIZE,
+    ROWS, COLS, WIDTH, ...), else the most common literal `range(K)` bound (K >= 3)."""
     for node in tree.body:
         if not isinstance(node, ast.Assign) or len(node.targets) != 1:
             continue
@@ -241,9 +246,9 @@ def _board_size(tree: ast.Module, tag: str) -> ast.Module | None:
                 and _SIZE_NAME.search(name.id)
                 and isinstance(val, ast.Constant)
                 and type(val.value) is int
-                and val.value >= 2
+                and val.value + delta >= 2
             ):
-                val.value += 1
+                val.value += delta
                 return tree
     bounds = collections.Counter(
         n.args[0].value
@@ -268,13 +273,67 @@ def _board_size(tree: ast.Module, tag: str) -> ast.Module | None:
             and isinstance(n.args[0], ast.Constant)
             and n.args[0].value == k
         ):
-            n.args[0].value = k + 1
+            n.args[0].value = k + delta
     return tree
+
+
+def _plays(tree: ast.Module, games: int = 3, steps: int = 300, seconds: float = 5.0) -> bool:
+    """Whether the module plays: seeded random games from its initial state (chance
+    actions drawn like any other) run without an exception for `steps` actions or to
+    the end. Runs in this process, so only for goldens with our own edits (trusted code),
+    under a wall-clock alarm where signals are available."""
+    code = compile(
+        ast.fix_missing_locations(copy.deepcopy(tree)), "<fault>", "exec", dont_inherit=True
+    )
+    timer = threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
+
+    def expire(signum, frame):
+        raise TimeoutError
+
+    previous = signal.signal(signal.SIGALRM, expire) if timer else None
+    if timer:
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        module: dict = {}
+        exec(code, module)  # noqa: S102
+        for seed in range(games):
+            rng = random.Random(seed)
+            state = module["get_initial_state"]()
+            for _ in range(steps):
+                if module["get_current_player"](state) in _TERMINAL:
+                    break
+                module["get_observations"](state)
+                legal = module["get_legal_actions"](state)
+                if not legal:
+                    return False
+                state = module["apply_action"](state, rng.choice(sorted(legal)))
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "does not play"
+        return False
+    finally:
+        if timer:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+
+
+@functools.lru_cache(maxsize=64)
+def board_delta(source: str) -> int | None:
+    """How the `board_size` fault changes this golden's board: +1, or -1 where a board one
+    larger does not play (None: neither does). A wrong board size is a game played on a
+    board of another size, not a module that crashes because one constant no longer
+    matches the rest: a golden that spells out its files "abcde" beside SIZE = 5 raises on
+    its initial state at SIZE = 6, which would be a crash, not this fault. Decided on the
+    golden alone, so the fault is the same edit whatever other faults it joins."""
+    for delta in (1, -1):
+        edited = _board_size(ast.parse(source), "size", delta)
+        if edited is not None and _plays(edited):
+            return delta
+    return None
 
 
 _EDITS: dict[str, Callable[[ast.Module, str], ast.Module | None]] = {
     "no_end_test": _no_end_test,
-    "board_size": _board_size,
+    # board_size: `_board_size` with the golden's `board_delta`, in `inject`
 }
 FAULTS: tuple[str, ...] = (
     "shallow_copy",
@@ -296,7 +355,13 @@ def inject(source: str, faults: list[str], game: Game) -> str | None:
         if kind in _IMPERFECT_ONLY and not game.imperfect:
             return None
         tag = f"fault{i}"
-        result = _EDITS[kind](tree, tag) if kind in _EDITS else _wrap(tree, kind, tag)
+        if kind == "board_size":
+            delta = board_delta(source)
+            result = None if delta is None else _board_size(tree, tag, delta)
+        elif kind in _EDITS:
+            result = _EDITS[kind](tree, tag)
+        else:
+            result = _wrap(tree, kind, tag)
         if result is None:
             return None
         tree = result

@@ -461,6 +461,7 @@ def score_semantics(
     golden: types.ModuleType,
     candidate_share: float,
     outcome_weight: float = 1.0,
+    resync_budget: int = 0,
 ) -> TierResult:
     """Golden-driven traces scored by `score_golden_trace`, and candidate-driven rollouts
     by the share of the candidate's legal actions the golden allows (`candidate_share`)."""
@@ -476,7 +477,9 @@ def score_semantics(
         a_scores.append(credit)
         if why is not None:
             failure = _fail(failure, "semantics", f"golden game {i} step {t}: {why}", actions[:t])
-    b_scores = [score_candidate_trace(ro, golden, plan, outcome_weight) for ro in rollouts]
+    b_scores = [
+        score_candidate_trace(ro, golden, plan, outcome_weight, resync_budget) for ro in rollouts
+    ]
     b_scores_only = [s for s, _ in b_scores]
     for s, fail in b_scores:
         if fail and failure is None:
@@ -516,8 +519,103 @@ def _golden_along(
 _ALONG_CACHE: dict[tuple, list[dict]] = {}
 
 
+def _same_position(cand: dict, gold: dict) -> bool:
+    """Whether a candidate's record shows the golden's position: the same player to move
+    and every player's observation the same (the rules around it, legal actions, rewards,
+    chance, are aspects of their own)."""
+    return (
+        not {"p", "o"} & set(cand.get("err", {}))
+        and cand.get("p") == gold["p"]
+        and isinstance(cand.get("o"), list)
+        and cand["o"] == gold["o"]
+    )
+
+
+def _find_move(golden: types.ModuleType, state: Any, cand: dict, n: int, budget: list[int]):
+    """A golden move from `state` to the position the candidate shows, as (state, record),
+    or None; each move tried costs one unit of `budget`."""
+    ok, legal = _harness.call(golden.get_legal_actions, state)
+    for move in legal if ok and isinstance(legal, list) else []:
+        if budget[0] <= 0:
+            return None
+        budget[0] -= 1
+        try:
+            nxt = golden.apply_action(state, move)
+            # the observations first: most moves differ there, and they are cheap
+            obs = [_harness.canonical(o) for o in golden.get_observations(nxt)]
+        except Exception:  # noqa: BLE001 - the golden's own refusal
+            continue
+        if obs == cand.get("o"):
+            rec = _harness.observe(golden, nxt, n)
+            if _same_position(cand, rec):
+                return nxt, rec
+    return None
+
+
+def _golden_follow(
+    game: str,
+    golden: types.ModuleType,
+    actions: tuple[str, ...],
+    n: int,
+    probes: tuple,
+    crecs: list[dict],
+    budget: int,
+) -> tuple[list[dict], set[int]]:
+    """The golden's records along a candidate's game, like `_golden_along`, and the steps
+    where the golden was put back in step with the candidate.
+
+    Two faults end the golden's game early although the rules after them are the
+    golden's: a move spelled another way, which the golden refuses, and a transition that
+    makes one move more than asked (a roll or a shuffle inside apply_action, a random
+    extra move), which leaves the candidate in a position the golden reaches with one
+    move more. Where that happens the golden looks for the move (instead of the refused
+    one, or after the accepted one) that shows the candidate's position, and follows
+    the candidate from there: the faults after it stay observable instead of hiding
+    behind it, and the step itself earns nothing (`_credit_aspects`). At most `budget`
+    golden moves are tried per game; the first step no move explains ends the search."""
+    records = _golden_along(game, golden, actions, n, probes)
+    in_step = len(records) >= min(len(crecs), len(actions) + 1) and all(
+        _same_position(c, g) for c, g in zip(crecs[1:], records[1:])
+    )
+    if in_step or budget <= 0:
+        return records, set()
+    left = [budget]
+    charged: set[int] = set()
+    searching = True
+    state = golden.get_initial_state()
+    rec = _harness.observe(golden, state, n)
+    out: list[dict] = []
+    for t in range(len(actions) + 1):
+        if t < len(probes) and probes[t]:
+            rec["grej"] = [_golden_rejects(golden, state, a) for a in probes[t]]
+        out.append(rec)
+        if t == len(actions):
+            break
+        nxt = nrec = None
+        if actions[t] in (rec["l"] or []):
+            nxt = golden.apply_action(state, actions[t])
+            nrec = _harness.observe(golden, nxt, n)
+        lost = nrec is None or (t + 1 < len(crecs) and not _same_position(crecs[t + 1], nrec))
+        if searching and lost and t + 1 < len(crecs):
+            # another move instead of the refused one, or one more after the accepted one
+            found = _find_move(golden, state if nxt is None else nxt, crecs[t + 1], n, left)
+            if found is None:
+                searching = False
+            else:
+                nxt, nrec = found
+                charged.add(t + 1)
+        if nxt is None:
+            break
+        state, rec = nxt, nrec
+    return out, charged
+
+
 def score_candidate_trace(
-    ro: dict | None, golden: types.ModuleType, plan: GoldenPlan, outcome_weight: float = 1.0
+    ro: dict | None,
+    golden: types.ModuleType,
+    plan: GoldenPlan,
+    outcome_weight: float = 1.0,
+    resync_budget: int = 0,
 ) -> tuple[float, Failure | None]:
     """Credit for one candidate-driven game in [0, 1]: the golden follows the candidate's
     moves (each one the candidate offered and accepted) as long as it allows them, and
@@ -532,7 +630,10 @@ def score_candidate_trace(
         return 0.0, None
     steps = ro["steps"]
     actions, probes = _candidate_moves(ro)
-    gstates = _golden_along(plan.game.name, golden, tuple(actions), n, probes)
+    crecs = [st.get("rec") if isinstance(st.get("rec"), dict) else {} for st in steps]
+    gstates, resynced = _golden_follow(
+        plan.game.name, golden, tuple(actions), n, probes, crecs, resync_budget
+    )
     # the rejection probes that count: those the golden rejects as well
     cstates, counted = [], []
     for t, step in enumerate(steps):
@@ -555,8 +656,22 @@ def score_candidate_trace(
     if cut:
         length = max(length, int(min(plan.mean_length + 1, plan.rollout_steps)))
     credit, total, first = _credit_aspects(
-        _aspects(n, has_chance), cstates, gstates, counted, reached, length, outcome_weight
+        _aspects(n, has_chance),
+        cstates,
+        gstates,
+        counted,
+        reached,
+        length,
+        outcome_weight,
+        charged=resynced,
     )
+    if resynced and (first is None or first[0] > min(resynced)):
+        t = min(resynced)
+        first = (
+            t,
+            f"after {actions[t - 1]!r} the candidate shows a position the golden "
+            "reaches by another move, or by one move more",
+        )
     if reached < len(cstates):
         why = f"the candidate plays {actions[reached - 1]!r}, which the golden does not allow"
         if first is None or first[0] > reached - 1:
@@ -569,11 +684,15 @@ def score_candidate_trace(
     return credit / total, failure
 
 
-def _credit_aspects(aspects, cstates, gstates, probes, reached, length, outcome_weight):
+def _credit_aspects(
+    aspects, cstates, gstates, probes, reached, length, outcome_weight, charged=frozenset()
+):
     """(credit, total weight, first disagreement as (step, message) or None): each aspect
     credited over the first `reached` states up to its first disagreement, out of
     `length` states, and the outcome (the last state reached with the same player and
-    rewards, when it is the last of `length`)."""
+    rewards, when it is the last of `length`). The `charged` states (reached by a wrong
+    transition, see `_golden_follow`) earn nothing but do not end an aspect's credit; the
+    outcome is scaled by the share of transitions that were not charged."""
     n_obs = sum(name.startswith("observation") for name in aspects) or 1
     weights = {name: (1.0 / n_obs if name.startswith("observation") else 1.0) for name in aspects}
     credit = 0.0
@@ -588,7 +707,7 @@ def _credit_aspects(aspects, cstates, gstates, probes, reached, length, outcome_
                     first = (t, f"{name}: {detail}")
                 break
             t += 1
-        credit += weights[name] * t / length
+        credit += weights[name] * (t - sum(1 for c in charged if c < t)) / length
     last_ok = (
         reached == length
         and reached > 0
@@ -596,7 +715,9 @@ def _credit_aspects(aspects, cstates, gstates, probes, reached, length, outcome_
         and cstates[reached - 1].get("p") == gstates[reached - 1]["p"]
         and _rewards_equal(cstates[reached - 1].get("r"), gstates[reached - 1]["r"])
     )
-    credit += outcome_weight * float(last_ok)
+    # a game the golden could follow only by moves it was not told earns its outcome in
+    # proportion to the moves it was told (all of them charged: nothing)
+    credit += outcome_weight * float(last_ok) * (1.0 - len(charged) / max(length - 1, 1))
     if first is None and reached == length and not last_ok and reached > 0:
         first = (length - 1, "the game's end differs from the golden's (player or rewards)")
     return credit, sum(weights.values()) + outcome_weight, first

@@ -136,6 +136,7 @@ def score_result(
             golden,
             config.semantics_candidate_share,
             config.semantics_outcome_weight,
+            config.resync_moves,
         )
         results = {"dynamics": dynamics, "semantics": semantics}
         if applicable["scenarios"]:

@@ -56,7 +56,9 @@ def test_candidate_games_draw_moves_spelled_as_the_golden_spells_them():
 def test_wrong_rewards_behind_another_notation_still_cost(verifier):
     """Notation alone against notation plus losses scored 0: the golden-driven traces stop
     at the first renamed action, so only the candidate's own games reach the ends where the
-    rewards differ. Without the preferred spelling they stop early too, and tie."""
+    rewards differ. Without the preferred spelling the golden follows a renamed move by
+    the position it leads to (`_golden_follow`); without that either, the games stop
+    early and the two tie."""
     codes = [
         (faulty("notation"), "tic_tac_toe"),
         (faulty("notation", "reward_values"), "tic_tac_toe"),
@@ -66,8 +68,12 @@ def test_wrong_rewards_behind_another_notation_still_cost(verifier):
         two.details["semantics"]["candidate_driven"] < one.details["semantics"]["candidate_driven"]
     )
     assert two.score < one.score
-    off = FAST.replace(candidate_vocabulary=False)
-    one, two = verifier.verify_batch(codes, config=off)
+    any_spelling = FAST.replace(candidate_vocabulary=False)
+    one, two = verifier.verify_batch(codes, config=any_spelling)
+    assert two.details["semantics"]["candidate_driven"] < (
+        one.details["semantics"]["candidate_driven"] - 0.02
+    )
+    one, two = verifier.verify_batch(codes, config=any_spelling.replace(resync_moves=0))
     assert two.details["semantics"]["candidate_driven"] == pytest.approx(
         one.details["semantics"]["candidate_driven"], abs=0.02
     )
@@ -97,11 +103,60 @@ def test_candidate_game_credit():
     short = {"steps": [first], "end": "terminal", "error": None}
     credit, failure = score_candidate_trace(short, golden, plan)
     assert credit < 0.3 and failure is not None
-    # a move the golden does not allow ends the comparison there
+    # a move the golden does not allow, to a position no golden move reaches, ends the
+    # comparison there
     moved = dict(ro, steps=[dict(s) for s in ro["steps"]])
     moved["steps"][0] = dict(moved["steps"][0], a="x(9,9)")
-    credit, failure = score_candidate_trace(moved, golden, plan)
+    nowhere = dict(moved["steps"][1]["rec"], o=['{"board":"nowhere"}'] * 2)
+    moved["steps"][1] = dict(moved["steps"][1], rec=nowhere)
+    credit, failure = score_candidate_trace(moved, golden, plan, resync_budget=400)
     assert credit < 0.3 and "does not allow" in failure.message
+
+
+ASPECTS_TTT = 5.0  # player, legal actions, rewards, rejections, 2 observations at 1/2
+
+
+def _expected(length: int, charged: int) -> float:
+    """Every aspect agrees at every state but loses the charged ones; the outcome holds,
+    scaled by the share of the length - 1 transitions not charged."""
+    outcome = 1.0 - charged / (length - 1)
+    return (ASPECTS_TTT * (length - charged) / length + outcome) / (ASPECTS_TTT + 1.0)
+
+
+def test_a_move_spelled_another_way_is_followed_and_that_step_charged():
+    golden = GAME.load_golden()
+    plan = golden_plan("tic_tac_toe", 0, FAST)
+    ro = _golden_rollout("x")
+    renamed = dict(ro, steps=[dict(s) for s in ro["steps"]])
+    renamed["steps"][2] = dict(renamed["steps"][2], a=renamed["steps"][2]["a"].upper())
+    length = len(ro["steps"])
+    credit, failure = score_candidate_trace(renamed, golden, plan, resync_budget=400)
+    assert credit == pytest.approx(_expected(length, 1))
+    assert "another move" in failure.message and "step 3" in failure.message
+    credit, failure = score_candidate_trace(renamed, golden, plan, resync_budget=0)
+    assert credit < 0.6 and "does not allow" in failure.message
+
+
+def test_one_move_more_is_followed_and_that_step_charged():
+    """The candidate's step 2 makes the golden's moves 2 and 3 at once: its record at step
+    3 is the golden's at step 4. The golden, told only move 2, finds move 3 and follows
+    the rest of the game."""
+    golden = GAME.load_golden()
+    plan = golden_plan("tic_tac_toe", 0, FAST)
+    ro = _golden_rollout("x")
+    steps = ro["steps"]
+    assert len(steps) >= 7
+    jumped = dict(ro, steps=[dict(s) for s in steps[:3] + steps[4:]])
+    length = len(jumped["steps"])
+    credit, failure = score_candidate_trace(jumped, golden, plan, resync_budget=400)
+    assert credit == pytest.approx(_expected(length, 1))
+    assert "one move more" in failure.message and "step 3" in failure.message
+    # without the search every aspect stops at step 3, where the positions differ
+    credit, _ = score_candidate_trace(jumped, golden, plan, resync_budget=0)
+    assert credit < _expected(length, 1) - 0.2
+    # the search is bounded: a budget smaller than the moves to try finds nothing
+    credit, _ = score_candidate_trace(jumped, golden, plan, resync_budget=1)
+    assert credit < _expected(length, 1) - 0.2
 
 
 def test_golden_moves_random_choice_is_seeded():

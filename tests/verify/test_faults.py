@@ -133,6 +133,29 @@ def test_board_size_grows_the_board():
         assert (len(c), len(c[0])) != (len(g), len(g[0])) and len(c) >= len(g)
 
 
+@pytest.mark.parametrize("name", ["go", "breakthrough", "checkers"])
+def test_board_size_is_a_playable_board_of_another_size(name):
+    """These goldens spell out their files ("abcde") beside SIZE, so a board one larger
+    raises on the initial state: a crash, not a wrong board size. The fault takes the
+    board one smaller there, and the module plays whole games."""
+    golden, games = golden_games(name, 1)
+    module = faulty(name, "board_size")
+    assert len(module.get_legal_actions(module.get_initial_state())) != len(
+        golden.get_legal_actions(golden.get_initial_state())
+    )
+    assert module.SIZE == golden.SIZE - 1
+    for seed in range(3):
+        actions = random_trajectory(module, random.Random(seed), 2000)
+        assert module.get_current_player(states_along(module, actions)[-1]) == TERMINAL
+
+
+def test_board_size_does_not_apply_where_no_size_plays():
+    """gen_chess spells its start position out for 5 files: neither 6 nor 4 plays."""
+    game = get_game("gen_chess")
+    assert inject(game.golden_source, ["board_size"], game) is None
+    assert "board_size" not in applicable(game.golden_source, game)
+
+
 def test_leaky_observation_shows_the_hidden_cards():
     _, games = golden_games("kuhn_poker", 1)
     module = faulty("kuhn_poker", "leaky_observation")
