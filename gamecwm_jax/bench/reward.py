@@ -14,8 +14,9 @@ Reported per game: the Spearman correlation of the reward with k over every cand
 the ladder (goal <= -0.9), the standard deviation of the reward over the ladder (goal >=
 0.2), the mean reward per k, the share of rungs where adding a fault lowered the reward,
 and what each fault costs alone. `--compare-seed` scores the same ladders with the seed's
-gates (`RewardConfig.seed()`); `--config.FIELD=VALUE` sets a `RewardConfig` field. Writes
-`reward_calibration.{md,json,png}` to `--out`.
+weights and gates (`RewardConfig.seed()`); `--config.FIELD=VALUE` sets a `RewardConfig` field. Writes
+`reward_calibration.{md,json,png}` to `--out`; the JSON holds every rung's tier scores and
+sub-scores (`parts`), so another weighting can be computed without re-running it.
 """
 
 from __future__ import annotations
@@ -198,7 +199,7 @@ def markdown(results: list[dict[str, Any]], compare: bool) -> str:
     lines.append("")
     lines.append(_summary("this reward", results))
     if compare:
-        lines.append(_summary("the seed's gates", [r["seed_config"] for r in results]))
+        lines.append(_summary("the seed's weights and gates", [r["seed_config"] for r in results]))
     costs: dict[str, list[float]] = {}
     for r in results:
         for k, s in r["fault_alone"].items():
@@ -292,7 +293,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--fast", action="store_true", help="RewardConfig.fast() budgets")
-    parser.add_argument("--compare-seed", action="store_true", help="also the seed's gates")
+    parser.add_argument(
+        "--compare-seed", action="store_true", help="also the seed's weights and gates"
+    )
     parser.add_argument("--out", default="outputs/reward_calibration")
     args, rest = parser.parse_known_args(argv)
     try:
