@@ -285,7 +285,12 @@ def _plays(tree: ast.Module, games: int = 3, steps: int = 300, seconds: float = 
     code = compile(
         ast.fix_missing_locations(copy.deepcopy(tree)), "<fault>", "exec", dont_inherit=True
     )
-    timer = threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
+    # our own alarm only where no one else's is armed (it would be cancelled)
+    timer = (
+        threading.current_thread() is threading.main_thread()
+        and hasattr(signal, "setitimer")
+        and signal.getitimer(signal.ITIMER_REAL)[0] == 0
+    )
 
     def expire(signum, frame):
         raise TimeoutError
