@@ -71,9 +71,9 @@ class RewardConfig:
     # agrees on its player and rewards) against 1 for each aspect credited step by step.
     semantics_outcome_weight: float = 1.0
     # Golden moves tried, per candidate-driven game, to put the golden back in step where
-    # a transition made one move more than asked (a roll inside apply_action, say): the
-    # faults after it stay observable, the step itself earns nothing (0: no resync, the
-    # game's comparison ends at the first wrong transition).
+    # the candidate spelled a move another way or a transition made one move more than
+    # asked (a roll inside apply_action, say): the faults after it stay observable, the
+    # step itself earns nothing (0: no resync, the golden's comparison ends there).
     resync_moves: int = 400
     # Action strings the golden rejects, applied at each golden-driven state: the
     # candidate's apply_action must raise on them (games/API.md).
