@@ -336,9 +336,16 @@ def board_delta(source: str) -> int | None:
     return None
 
 
-_EDITS: dict[str, Callable[[ast.Module, str], ast.Module | None]] = {
-    "no_end_test": _no_end_test,
-    # board_size: `_board_size` with the golden's `board_delta`, in `inject`
+def _golden_board_size(tree: ast.Module, tag: str, source: str) -> ast.Module | None:
+    delta = board_delta(source)
+    return None if delta is None else _board_size(tree, tag, delta)
+
+
+# An edit gets the tree so far, its tag and the golden's source (for what it decides on the
+# golden alone).
+_EDITS: dict[str, Callable[[ast.Module, str, str], ast.Module | None]] = {
+    "no_end_test": lambda tree, tag, source: _no_end_test(tree, tag),
+    "board_size": _golden_board_size,
 }
 FAULTS: tuple[str, ...] = (
     "shallow_copy",
@@ -360,13 +367,7 @@ def inject(source: str, faults: list[str], game: Game) -> str | None:
         if kind in _IMPERFECT_ONLY and not game.imperfect:
             return None
         tag = f"fault{i}"
-        if kind == "board_size":
-            delta = board_delta(source)
-            result = None if delta is None else _board_size(tree, tag, delta)
-        elif kind in _EDITS:
-            result = _EDITS[kind](tree, tag)
-        else:
-            result = _wrap(tree, kind, tag)
+        result = _EDITS[kind](tree, tag, source) if kind in _EDITS else _wrap(tree, kind, tag)
         if result is None:
             return None
         tree = result

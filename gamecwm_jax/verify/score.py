@@ -531,11 +531,13 @@ def _same_position(cand: dict, gold: dict) -> bool:
     )
 
 
-def _find_move(golden: types.ModuleType, state: Any, cand: dict, n: int, budget: list[int]):
-    """A golden move from `state` to the position the candidate shows, as (state, record),
-    or None; each move tried costs one unit of `budget`."""
-    ok, legal = _harness.call(golden.get_legal_actions, state)
-    for move in legal if ok and isinstance(legal, list) else []:
+def _find_move(
+    golden: types.ModuleType, state: Any, legal: Any, cand: dict, n: int, budget: list[int]
+):
+    """A golden move among `legal` (the moves at `state`, already observed) to the position
+    the candidate shows, as (state, record), or None; each move tried costs one unit of
+    `budget`."""
+    for move in legal if isinstance(legal, list) else []:
         if budget[0] <= 0:
             return None
         budget[0] -= 1
@@ -574,19 +576,21 @@ def _golden_follow(
     behind it, and the step itself earns nothing (`_credit_aspects`). At most `budget`
     golden moves are tried per game; the first step no move explains ends the search."""
     records = _golden_along(game, golden, actions, n, probes)
-    in_step = len(records) >= min(len(crecs), len(actions) + 1) and all(
-        _same_position(c, g) for c, g in zip(crecs[1:], records[1:])
-    )
-    if in_step or budget <= 0:
+    both = min(len(records), len(crecs))
+    first = next((t for t in range(1, both) if not _same_position(crecs[t], records[t])), both)
+    if budget <= 0 or (first == both and len(records) >= min(len(crecs), len(actions) + 1)):
         return records, set()
+    # in step up to state first - 1: its records stand, the golden's state is replayed
+    state = golden.get_initial_state()
+    for action in actions[: first - 1]:
+        state = golden.apply_action(state, action)
+    out: list[dict] = records[: first - 1]
+    rec = records[first - 1]
     left = [budget]
     charged: set[int] = set()
     searching = True
-    state = golden.get_initial_state()
-    rec = _harness.observe(golden, state, n)
-    out: list[dict] = []
-    for t in range(len(actions) + 1):
-        if t < len(probes) and probes[t]:
+    for t in range(first - 1, len(actions) + 1):
+        if t < len(probes) and probes[t] and "grej" not in rec:
             rec["grej"] = [_golden_rejects(golden, state, a) for a in probes[t]]
         out.append(rec)
         if t == len(actions):
@@ -598,7 +602,8 @@ def _golden_follow(
         lost = nrec is None or (t + 1 < len(crecs) and not _same_position(crecs[t + 1], nrec))
         if searching and lost and t + 1 < len(crecs):
             # another move instead of the refused one, or one more after the accepted one
-            found = _find_move(golden, state if nxt is None else nxt, crecs[t + 1], n, left)
+            base, legal = (state, rec["l"]) if nxt is None else (nxt, nrec["l"])
+            found = _find_move(golden, base, legal, crecs[t + 1], n, left)
             if found is None:
                 searching = False
             else:
