@@ -163,13 +163,29 @@ PLANTS: tuple[Plant, ...] = (
     Plant(
         "resynced_step_not_charged",
         "gamecwm_jax/verify/score.py",
-        "credit += weights[name] * (t - sum(1 for c in charged if c < t)) / length",
-        "credit += weights[name] * t / length",
+        "share = (t - sum(1 for c in charged if c < t)) / length",
+        "share = t / length",
         (
             "tests/verify/test_candidate_games.py::test_one_move_more_is_followed_and_that_step_charged",
             "tests/verify/test_candidate_games.py::test_a_move_spelled_another_way_is_followed_and_that_step_charged",
         ),
         "a candidate game's step the golden explains only by another move, or one more, earns credit",
+    ),
+    Plant(
+        "aspect_weights_ignored",
+        "gamecwm_jax/verify/score.py",
+        "weights = {name: within[name] * gw.get(aspect_group(name), 1.0) for name in aspects}",
+        "weights = dict(within)",
+        ("tests/verify/test_reward.py::test_aspects_weigh_as_configured",),
+        "every semantics aspect weighs 1: wrong rewards cost as little as a wrong player",
+    ),
+    Plant(
+        "verifier_drops_aspect_weights",
+        "gamecwm_jax/verify/verifier.py",
+        "            config.aspect_weights(),",
+        "            None,",
+        ("tests/verify/test_reward.py::test_the_verifier_applies_its_aspect_weights",),
+        "the verifier scores semantics without the config's aspect weights",
     ),
     Plant(
         "board_size_fault_may_crash",

@@ -15,22 +15,27 @@ class RewardConfig:
     The reward is sum(weight * tier) / sum(weight) over the tiers that apply to the game
     (information only for imperfect-information games, scenarios only where the game has
     some). Most of it is behaviour compared with the golden: the differential `semantics`
-    tier, which the seed lacks, weighs 0.80, split between golden-driven traces (40%) and
-    the candidate's own games followed by the golden (60%; they still reach the end of a
+    tier, which the seed lacks, weighs 0.80, split between golden-driven traces (25%) and
+    the candidate's own games followed by the golden (75%; they still reach the end of a
     game when another fault, a notation of its own or a transition that moves twice, cuts
-    golden-driven traces short, so the faults that show only there add up). The static
-    checks weigh 0.05, so that a group's advantages come from behaviour, not formatting;
+    golden-driven traces short, so the faults that show only there add up). Within it,
+    the aspects compared state by state are not equal: rewards weigh 4 (they are what a
+    planner maximises, and in most games they show only at the end, so unweighted they
+    were one check in a dozen), the outcome of a game (its end and final rewards) 2, the
+    current player 0.5 (a wrong player also shows in the legal actions and observations of
+    the player to move, so at 1 one mistake would count twice), the rest 1. The static
+    checks weigh 0.02, so that a group's advantages come from behaviour, not formatting;
     the hand-written scenarios 0.15 (the coverage suites replayed in semantics test the
     rules more thoroughly); dynamics 0.25, three quarters of it the purity of
     apply_action, which every planner relies on. The weights were chosen on the
-    calibration ladders of seed 0 (`python -m gamecwm_jax.bench.reward`) and checked on
-    those of seeds 1 and 2; the README has the figures. The seed's weights and gates are
+    calibration ladders of seed 0 (`python -m gamecwm_jax.bench.reward`, 12 chains) and
+    checked on those of seeds 1 and 2; the README has the figures. The seed's weights and gates are
     `seed()`: every tier here gives partial credit for the part of the game a candidate
     gets right.
     """
 
     # --- weights -------------------------------------------------------------------------
-    w_static: float = 0.05
+    w_static: float = 0.02
     w_dynamics: float = 0.25
     w_semantics: float = 0.80
     w_scenarios: float = 0.15
@@ -59,7 +64,7 @@ class RewardConfig:
     # --- how the semantics and information tiers are made up -----------------------------
     # Share of the semantics tier taken by candidate-driven games (the dynamics rollouts,
     # followed by the golden and compared aspect by aspect); the rest is golden-driven.
-    semantics_candidate_share: float = 0.6
+    semantics_candidate_share: float = 0.75
     # Candidate-driven games draw their moves among the candidate's legal actions spelled
     # as the golden spells some action, when there is one (False: among all of them, so
     # a candidate with some actions in its own notation leaves the golden's game early).
@@ -67,9 +72,12 @@ class RewardConfig:
     # Share of the information tier taken by the observation-leak check (the rest is
     # resample_history).
     information_leak_share: float = 0.5
-    # Weight of a golden-driven trace's outcome (the candidate reaches the last state and
-    # agrees on its player and rewards) against 1 for each aspect credited step by step.
-    semantics_outcome_weight: float = 1.0
+    # Weight of a game's outcome (the candidate reaches the last state and agrees on its
+    # player and rewards) against 1 for most aspects credited step by step; the rewards
+    # and current-player aspects have weights of their own (see the class docstring).
+    semantics_outcome_weight: float = 2.0
+    semantics_rewards_weight: float = 4.0
+    semantics_player_weight: float = 0.5
     # Golden moves tried, per candidate-driven game, to put the golden back in step where
     # the candidate spelled a move another way or a transition made one move more than
     # asked (a roll inside apply_action, say): the faults after it stay observable, the
@@ -104,6 +112,10 @@ class RewardConfig:
 
     def weights(self) -> dict[str, float]:
         return {t: getattr(self, f"w_{t}") for t in TIERS}
+
+    def aspect_weights(self) -> dict[str, float]:
+        """Weights of the semantics aspect groups that are not 1 (`score.aspect_group`)."""
+        return {"rewards": self.semantics_rewards_weight, "player": self.semantics_player_weight}
 
     def replace(self, **changes: Any) -> RewardConfig:
         return dataclasses.replace(self, **changes)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import types
+from collections.abc import Mapping
 from typing import Any
 
 from gamecwm_jax.games.play import check_scenario, observation_history
@@ -423,6 +424,8 @@ def score_golden_trace(
     n: int,
     has_chance: bool,
     outcome_weight: float = 1.0,
+    by_group: dict[str, float] | None = None,
+    aspect_weights: Mapping[str, float] | None = None,
 ) -> tuple[float, str | None, int]:
     """Credit for one golden-driven trace in [0, 1], the first disagreement and its step.
 
@@ -440,8 +443,9 @@ def score_golden_trace(
     cstates = ctrace.get("states", []) if isinstance(ctrace, dict) else []
     reached = reach(actions, ctrace, length)
     credit, total, first = _credit_aspects(
-        _aspects(n, has_chance), cstates, gstates, probes, reached, length, outcome_weight
-    )
+        _aspects(n, has_chance), cstates, gstates, probes, reached, length, outcome_weight,
+        by_group=by_group, group_weights=aspect_weights,
+    )  # fmt: skip
     if reached < length:
         t = reached - 1  # the last state reached (-1: not even the initial one)
         why = (ctrace or {}).get("error") or "no answer (timeout or crash)"
@@ -462,23 +466,45 @@ def score_semantics(
     candidate_share: float,
     outcome_weight: float = 1.0,
     resync_budget: int = 0,
+    aspect_weights: Mapping[str, float] | None = None,
 ) -> TierResult:
-    """Golden-driven traces scored by `score_golden_trace`, and candidate-driven rollouts
-    by the share of the candidate's legal actions the golden allows (`candidate_share`)."""
+    """Golden-driven traces scored by `score_golden_trace`, and candidate-driven games by
+    `score_candidate_trace` (`candidate_share` of the tier), each aspect group weighing
+    `aspect_weights[group]` (1 where absent) and the outcome `outcome_weight`. `details`
+    holds each side's mean credit per aspect group, before the weights."""
     failure = None
-    a_scores = []
+    a_scores, a_groups = [], []
     n, has_chance = plan.game.num_players, plan.game.chance
     for i, (actions, gtrace, ctrace) in enumerate(
         zip(plan.semantic_actions, plan.semantic_traces, traces)
     ):
+        a_groups.append({})
         credit, why, t = score_golden_trace(
-            actions, gtrace, ctrace, plan.illegal_for(i), n, has_chance, outcome_weight
+            actions,
+            gtrace,
+            ctrace,
+            plan.illegal_for(i),
+            n,
+            has_chance,
+            outcome_weight,
+            by_group=a_groups[-1],
+            aspect_weights=aspect_weights,
         )
         a_scores.append(credit)
         if why is not None:
             failure = _fail(failure, "semantics", f"golden game {i} step {t}: {why}", actions[:t])
+    b_groups: list[dict[str, float]] = [{} for _ in rollouts]
     b_scores = [
-        score_candidate_trace(ro, golden, plan, outcome_weight, resync_budget) for ro in rollouts
+        score_candidate_trace(
+            ro,
+            golden,
+            plan,
+            outcome_weight,
+            resync_budget,
+            by_group=g,
+            aspect_weights=aspect_weights,
+        )
+        for ro, g in zip(rollouts, b_groups)
     ]
     b_scores_only = [s for s, _ in b_scores]
     for s, fail in b_scores:
@@ -487,7 +513,24 @@ def score_semantics(
     a = sum(a_scores) / max(len(a_scores), 1)
     b = sum(b_scores_only) / max(len(b_scores_only), 1)
     score = (1 - candidate_share) * a + candidate_share * b if b_scores else a
-    return TierResult(score, failure, {"golden_driven": a, "candidate_driven": b})
+    groups = [aspect_group(name) for name in _aspects(n, has_chance)] + ["outcome"]
+
+    def mean_groups(per_trace: list[dict[str, float]]) -> dict[str, float]:
+        # each aspect group's credit averaged over the traces (a trace not scored: 0), so
+        # another weighting of the aspects can be computed from a report
+        m = max(len(per_trace), 1)
+        return {g: sum(d.get(g, 0.0) for d in per_trace) / m for g in dict.fromkeys(groups)}
+
+    return TierResult(
+        score,
+        failure,
+        {
+            "golden_driven": a,
+            "candidate_driven": b,
+            "golden_aspects": mean_groups(a_groups),
+            "candidate_aspects": mean_groups(b_groups),
+        },
+    )
 
 
 def _golden_along(
@@ -621,6 +664,8 @@ def score_candidate_trace(
     plan: GoldenPlan,
     outcome_weight: float = 1.0,
     resync_budget: int = 0,
+    by_group: dict[str, float] | None = None,
+    aspect_weights: Mapping[str, float] | None = None,
 ) -> tuple[float, Failure | None]:
     """Credit for one candidate-driven game in [0, 1]: the golden follows the candidate's
     moves (each one the candidate offered and accepted) as long as it allows them, and
@@ -669,6 +714,8 @@ def score_candidate_trace(
         length,
         outcome_weight,
         charged=resynced,
+        by_group=by_group,
+        group_weights=aspect_weights,
     )
     if resynced and (first is None or first[0] > min(resynced)):
         t = min(resynced)
@@ -689,17 +736,45 @@ def score_candidate_trace(
     return credit / total, failure
 
 
+# The name of each aspect's group in `details` and in `RewardConfig.aspect_weights()`
+# (every player's observation is in one group, "observations").
+ASPECT_GROUPS = {
+    "current player": "player",
+    "legal actions": "legal",
+    "rewards": "rewards",
+    "rejects illegal actions": "rejects",
+    "chance outcomes": "chance",
+}
+
+
+def aspect_group(name: str) -> str:
+    return "observations" if name.startswith("observation") else ASPECT_GROUPS.get(name, name)
+
+
 def _credit_aspects(
-    aspects, cstates, gstates, probes, reached, length, outcome_weight, charged=frozenset()
+    aspects,
+    cstates,
+    gstates,
+    probes,
+    reached,
+    length,
+    outcome_weight,
+    charged=frozenset(),
+    by_group: dict[str, float] | None = None,
+    group_weights: Mapping[str, float] | None = None,
 ):
     """(credit, total weight, first disagreement as (step, message) or None): each aspect
     credited over the first `reached` states up to its first disagreement, out of
     `length` states, and the outcome (the last state reached with the same player and
     rewards, when it is the last of `length`). The `charged` states (reached by a wrong
     transition, see `_golden_follow`) earn nothing but do not end an aspect's credit; the
-    outcome is scaled by the share of transitions that were not charged."""
+    outcome is scaled by the share of transitions that were not charged. An aspect weighs
+    `group_weights[aspect_group(name)]` (1 where absent; each player's observation 1/n of
+    its group's weight); `by_group` receives each group's credit before that weight."""
     n_obs = sum(name.startswith("observation") for name in aspects) or 1
-    weights = {name: (1.0 / n_obs if name.startswith("observation") else 1.0) for name in aspects}
+    within = {name: (1.0 / n_obs if name.startswith("observation") else 1.0) for name in aspects}
+    gw = group_weights or {}
+    weights = {name: within[name] * gw.get(aspect_group(name), 1.0) for name in aspects}
     credit = 0.0
     first: tuple[int, str] | None = None
     for name, agrees in aspects.items():
@@ -712,7 +787,11 @@ def _credit_aspects(
                     first = (t, f"{name}: {detail}")
                 break
             t += 1
-        credit += weights[name] * (t - sum(1 for c in charged if c < t)) / length
+        share = (t - sum(1 for c in charged if c < t)) / length
+        credit += weights[name] * share
+        if by_group is not None:
+            group = aspect_group(name)
+            by_group[group] = by_group.get(group, 0.0) + within[name] * share
     last_ok = (
         reached == length
         and reached > 0
@@ -722,7 +801,10 @@ def _credit_aspects(
     )
     # a game the golden could follow only by moves it was not told earns its outcome in
     # proportion to the moves it was told (all of them charged: nothing)
-    credit += outcome_weight * float(last_ok) * (1.0 - len(charged) / max(length - 1, 1))
+    outcome = float(last_ok) * (1.0 - len(charged) / max(length - 1, 1))
+    credit += outcome_weight * outcome
+    if by_group is not None:
+        by_group["outcome"] = outcome
     if first is None and reached == length and not last_ok and reached > 0:
         first = (length - 1, "the game's end differs from the golden's (player or rewards)")
     return credit, sum(weights.values()) + outcome_weight, first

@@ -137,6 +137,7 @@ def score_result(
             config.semantics_candidate_share,
             config.semantics_outcome_weight,
             config.resync_moves,
+            config.aspect_weights(),
         )
         results = {"dynamics": dynamics, "semantics": semantics}
         if applicable["scenarios"]:

@@ -242,6 +242,85 @@ def test_prefix_credit_is_proportional_to_the_steps_right():
     assert credit[length] == 1.0 > credit[length - 1]
 
 
+def test_aspects_weigh_as_configured():
+    """A candidate right everywhere except the rewards of the last state loses that
+    state's rewards and the outcome, and nothing else: the credit is the weighted mean
+    computed by hand (rewards 4, outcome 2, current player 0.5, the rest 1), not the
+    unweighted one."""
+    from gamecwm_jax.verify.score import score_golden_trace
+
+    config = RewardConfig()
+    assert (config.semantics_rewards_weight, config.semantics_outcome_weight) == (4.0, 2.0)
+    assert config.semantics_player_weight == 0.5
+    plan = golden_plan("tic_tac_toe", 0, FAST)
+    i = _longest_trace(plan)
+    actions, gold, probes = plan.semantic_actions[i], plan.semantic_traces[i], plan.illegal_for(i)
+    length = len(gold["states"])
+    states = [
+        dict(copy.deepcopy(rec), rej=[True] * len(probes[t]))
+        for t, rec in enumerate(gold["states"])
+    ]
+    assert states[-1]["r"] != [0.0, 0.0]  # a decisive end
+    states[-1]["r"] = [0.0, 0.0]
+    by_group: dict = {}
+    credit = score_golden_trace(
+        actions,
+        gold,
+        {"states": states, "error": None},
+        probes,
+        2,
+        False,
+        config.semantics_outcome_weight,
+        by_group=by_group,
+        aspect_weights=config.aspect_weights(),
+    )[0]
+    # player 0.5, legal 1, rejections 1, observations 1 right everywhere; rewards 4 right
+    # on all states but the last; the outcome (2) lost
+    expected = (0.5 + 1 + 1 + 1 + 4 * (length - 1) / length) / (0.5 + 1 + 1 + 1 + 4 + 2)
+    assert credit == pytest.approx(expected)
+    unweighted = score_golden_trace(
+        actions, gold, {"states": states, "error": None}, probes, 2, False
+    )[0]
+    assert unweighted == pytest.approx((4 + (length - 1) / length) / 6)
+    assert by_group == pytest.approx(
+        {
+            "player": 1,
+            "legal": 1,
+            "rewards": (length - 1) / length,
+            "rejects": 1,
+            "observations": 1,
+            "outcome": 0,
+        }
+    )
+
+
+def test_the_verifier_applies_its_aspect_weights(verifier):
+    """End to end: the semantics tier of a candidate whose losses score 0 is its aspect
+    credits (reported in `details`) under the config's weights, and lower than under equal
+    weights, since wrong rewards now cost more."""
+    from gamecwm_jax.verify import faults
+
+    game = get_game("tic_tac_toe")
+    code = faults.inject(TTT, ["reward_values"], game)
+    equal = RewardConfig.fast(
+        semantics_rewards_weight=1.0, semantics_player_weight=1.0, semantics_outcome_weight=1.0
+    )
+    weighted = verifier.verify(code, "tic_tac_toe", config=FAST)
+    flat = verifier.verify(code, "tic_tac_toe", config=equal)
+    sem = weighted.details["semantics"]
+    w = {"player": 0.5, "legal": 1, "rewards": 4, "rejects": 1, "observations": 1, "outcome": 2}
+    for side, key in (
+        ("golden_aspects", "golden_driven"),
+        ("candidate_aspects", "candidate_driven"),
+    ):
+        aspects = sem[side]
+        assert set(aspects) == set(w)
+        by_hand = sum(w[g] * aspects[g] for g in w) / sum(w.values())
+        assert sem[key] == pytest.approx(by_hand), side
+    assert sem["golden_aspects"]["outcome"] < 1.0
+    assert weighted.tiers["semantics"] < flat.tiers["semantics"] - 0.02
+
+
 def test_prefix_credit_grows_with_the_moves_a_candidate_gets_right(verifier):
     reports = verifier.verify_batch(
         [(wrong_player_after(n), "tic_tac_toe") for n in range(0, 8, 2)]
