@@ -114,8 +114,13 @@ class RewardConfig:
         return {t: getattr(self, f"w_{t}") for t in TIERS}
 
     def aspect_weights(self) -> dict[str, float]:
-        """Weights of the semantics aspect groups that are not 1 (`score.aspect_group`)."""
-        return {"rewards": self.semantics_rewards_weight, "player": self.semantics_player_weight}
+        """Weights of the semantics aspect groups (`score.aspect_group`; the outcome is the
+        group "outcome") that are not 1."""
+        return {
+            "rewards": self.semantics_rewards_weight,
+            "player": self.semantics_player_weight,
+            "outcome": self.semantics_outcome_weight,
+        }
 
     def replace(self, **changes: Any) -> RewardConfig:
         return dataclasses.replace(self, **changes)

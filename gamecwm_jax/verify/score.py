@@ -423,7 +423,6 @@ def score_golden_trace(
     probes: list[list[str]] | None,
     n: int,
     has_chance: bool,
-    outcome_weight: float = 1.0,
     by_group: dict[str, float] | None = None,
     aspect_weights: Mapping[str, float] | None = None,
 ) -> tuple[float, str | None, int]:
@@ -433,7 +432,7 @@ def score_golden_trace(
     player's observation, rejecting the golden's illegal actions) is credited step by step
     up to its first disagreement, only over the states the candidate reached (`reach`: a
     crash or an action it does not offer or accept costs the rest of this trace); one more
-    aspect, the outcome (weight `outcome_weight`), holds if the candidate reaches the last
+    aspect, the outcome (weight `aspect_weights["outcome"]`), holds if the candidate reaches the last
     state and agrees on its player and rewards (so a wrong end or wrong final rewards cost
     more than one step).
     The credit is the mean over aspects of (steps credited / states in the trace), so it
@@ -443,7 +442,7 @@ def score_golden_trace(
     cstates = ctrace.get("states", []) if isinstance(ctrace, dict) else []
     reached = reach(actions, ctrace, length)
     credit, total, first = _credit_aspects(
-        _aspects(n, has_chance), cstates, gstates, probes, reached, length, outcome_weight,
+        _aspects(n, has_chance), cstates, gstates, probes, reached, length,
         by_group=by_group, group_weights=aspect_weights,
     )  # fmt: skip
     if reached < length:
@@ -464,13 +463,12 @@ def score_semantics(
     plan: GoldenPlan,
     golden: types.ModuleType,
     candidate_share: float,
-    outcome_weight: float = 1.0,
     resync_budget: int = 0,
     aspect_weights: Mapping[str, float] | None = None,
 ) -> TierResult:
     """Golden-driven traces scored by `score_golden_trace`, and candidate-driven games by
     `score_candidate_trace` (`candidate_share` of the tier), each aspect group weighing
-    `aspect_weights[group]` (1 where absent) and the outcome `outcome_weight`. `details`
+    `aspect_weights[group]` (1 where absent; the outcome is the group "outcome"). `details`
     holds each side's mean credit per aspect group, before the weights."""
     failure = None
     a_scores, a_groups = [], []
@@ -486,7 +484,6 @@ def score_semantics(
             plan.illegal_for(i),
             n,
             has_chance,
-            outcome_weight,
             by_group=a_groups[-1],
             aspect_weights=aspect_weights,
         )
@@ -499,7 +496,6 @@ def score_semantics(
             ro,
             golden,
             plan,
-            outcome_weight,
             resync_budget,
             by_group=g,
             aspect_weights=aspect_weights,
@@ -662,7 +658,6 @@ def score_candidate_trace(
     ro: dict | None,
     golden: types.ModuleType,
     plan: GoldenPlan,
-    outcome_weight: float = 1.0,
     resync_budget: int = 0,
     by_group: dict[str, float] | None = None,
     aspect_weights: Mapping[str, float] | None = None,
@@ -712,7 +707,6 @@ def score_candidate_trace(
         counted,
         reached,
         length,
-        outcome_weight,
         charged=resynced,
         by_group=by_group,
         group_weights=aspect_weights,
@@ -758,7 +752,6 @@ def _credit_aspects(
     probes,
     reached,
     length,
-    outcome_weight,
     charged=frozenset(),
     by_group: dict[str, float] | None = None,
     group_weights: Mapping[str, float] | None = None,
@@ -769,12 +762,14 @@ def _credit_aspects(
     rewards, when it is the last of `length`). The `charged` states (reached by a wrong
     transition, see `_golden_follow`) earn nothing but do not end an aspect's credit; the
     outcome is scaled by the share of transitions that were not charged. An aspect weighs
-    `group_weights[aspect_group(name)]` (1 where absent; each player's observation 1/n of
-    its group's weight); `by_group` receives each group's credit before that weight."""
+    `group_weights[aspect_group(name)]` and the outcome `group_weights["outcome"]` (1 where
+    absent; each player's observation 1/n of its group's weight); `by_group` receives each
+    group's credit before that weight."""
     n_obs = sum(name.startswith("observation") for name in aspects) or 1
     within = {name: (1.0 / n_obs if name.startswith("observation") else 1.0) for name in aspects}
     gw = group_weights or {}
     weights = {name: within[name] * gw.get(aspect_group(name), 1.0) for name in aspects}
+    outcome_weight = gw.get("outcome", 1.0)
     credit = 0.0
     first: tuple[int, str] | None = None
     for name, agrees in aspects.items():

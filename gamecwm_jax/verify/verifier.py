@@ -135,7 +135,6 @@ def score_result(
             plan,
             golden,
             config.semantics_candidate_share,
-            config.semantics_outcome_weight,
             config.resync_moves,
             config.aspect_weights(),
         )

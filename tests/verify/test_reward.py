@@ -270,7 +270,6 @@ def test_aspects_weigh_as_configured():
         probes,
         2,
         False,
-        config.semantics_outcome_weight,
         by_group=by_group,
         aspect_weights=config.aspect_weights(),
     )[0]
