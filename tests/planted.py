@@ -172,6 +172,14 @@ PLANTS: tuple[Plant, ...] = (
         "a candidate game's step the golden explains only by another move, or one more, earns credit",
     ),
     Plant(
+        "ladder_without_its_golden",
+        "gamecwm_jax/bench/reward.py",
+        '        seq = [base] + sorted(rs, key=lambda r: r["k"])',
+        '        seq = sorted(rs, key=lambda r: r["k"])',
+        ("tests/verify/test_faults.py::test_ladders_are_judged_one_by_one_and_pooled",),
+        "a calibration ladder judged without its k = 0 rung (the golden at 1.0)",
+    ),
+    Plant(
         "aspect_weights_ignored",
         "gamecwm_jax/verify/score.py",
         "weights = {name: within[name] * gw.get(aspect_group(name), 1.0) for name in aspects}",

@@ -13,13 +13,18 @@ come first moves a game's Spearman a lot: with 4 chains it moved by up to 0.15 b
 seeds, and weights chosen on 4 chains fell from 17 to 7 games meeting the goals on 12, so
 12 is the default (about 7 minutes for all games on 2 cores).
 
-Reported per game: the Spearman correlation of the reward with k over every candidate of
-the ladder (goal <= -0.9), the standard deviation of the reward over the ladder (goal >=
-0.2), the mean reward per k, the share of rungs where adding a fault lowered the reward,
-and what each fault costs alone. `--compare-seed` scores the same ladders with the seed's
+Reported per game, two ways: ladder by ladder (each chain with the golden is one ladder,
+one candidate per k: its Spearman correlation of the reward with k, goal <= -0.9, and its
+standard deviation of the reward, goal >= 0.2; a game meets the goals if every ladder
+does, whatever order the faults come in) and pooled over all of the game's rungs (one
+correlation, which asks more: that the faults cost about alike, since a cheap fault at k =
+3 of one ladder otherwise ranks above a dear one at k = 1 of another). Also the mean
+reward per k, the share of rungs where adding a fault lowered the reward, and what each
+fault costs alone. `--compare-seed` scores the same ladders with the seed's
 weights and gates (`RewardConfig.seed()`); `--config.FIELD=VALUE` sets a `RewardConfig` field. Writes
 `reward_calibration.{md,json,png}` to `--out`; the JSON holds every rung's tier scores and
-sub-scores (`parts`), so another weighting can be computed without re-running it.
+sub-scores (`parts`), so another weighting can be computed without re-running it;
+`--from that.json` summarizes a recorded run again without verifying anything.
 """
 
 from __future__ import annotations
@@ -84,7 +89,27 @@ def ladder(name: str, effective: list[str], chains: int, seed: int) -> list[dict
     return rungs
 
 
+def _ladders(rungs: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    """Each chain as a ladder of its own, the golden and that chain's rungs in order of k:
+    its Spearman correlation of the reward with k, its std, whether it meets both goals."""
+    base = next(r for r in rungs if r["k"] == 0)
+    by_chain: dict[int, list[dict[str, Any]]] = {}
+    for r in rungs:
+        if r["chain"] is not None:
+            by_chain.setdefault(r["chain"], []).append(r)
+    out = []
+    for chain, rs in sorted(by_chain.items()):
+        seq = [base] + sorted(rs, key=lambda r: r["k"])
+        scores = [r[key] for r in seq]
+        rho = spearman([float(r["k"]) for r in seq], scores)
+        std = statistics.pstdev(scores)
+        out.append({"chain": chain, "spearman": rho, "std": std, "met": _meets_goals(rho, std)})
+    return out
+
+
 def _stats(rungs: list[dict[str, Any]], key: str) -> dict[str, Any]:
+    """Both views of a game's ladder: pooled over every rung of every chain (`spearman`,
+    `std`) and chain by chain (`ladders`, `ladders_met`, the worst ladder's figures)."""
     ks = [r["k"] for r in rungs]
     scores = [r[key] for r in rungs]
     by_k: dict[int, list[float]] = {}
@@ -102,12 +127,22 @@ def _stats(rungs: list[dict[str, Any]], key: str) -> dict[str, Any]:
             steps += 1
             lowered += seq[k] < prev
             prev = seq[k]
+    ladders = _ladders(rungs, key)
     return {
         "spearman": spearman([float(k) for k in ks], scores),
         "std": statistics.pstdev(scores) if len(scores) > 1 else 0.0,
         "mean_by_k": {k: statistics.fmean(v) for k, v in sorted(by_k.items())},
         "lowered": lowered / steps if steps else float("nan"),
+        "ladders": ladders,
+        "ladders_met": sum(x["met"] for x in ladders),
+        # nan (an all-equal ladder) counts as the worst
+        "worst_ladder_spearman": max((_nan_high(x["spearman"]) for x in ladders), default=1.0),
+        "worst_ladder_std": min((x["std"] for x in ladders), default=0.0),
     }
+
+
+def _nan_high(x: float) -> float:
+    return 1.0 if math.isnan(x) else x
 
 
 def calibrate(
@@ -185,30 +220,47 @@ def parts(report: Any) -> dict[str, float | None]:
     }
 
 
+def _meets_goals(rho: float, std: float) -> bool:
+    return rho <= GOAL_SPEARMAN and std >= GOAL_STD  # False for a nan Spearman
+
+
 def _meets(stats: dict[str, Any]) -> bool:
-    return stats["spearman"] <= GOAL_SPEARMAN and stats["std"] >= GOAL_STD
+    """Both goals pooled over the game's ladders: the faults must cost about alike."""
+    return _meets_goals(stats["spearman"], stats["std"])
+
+
+def _every_ladder(stats: dict[str, Any]) -> bool:
+    """Both goals on every one of the game's ladders: every added fault lowers the reward
+    enough, whatever the order the faults come in."""
+    return bool(stats["ladders"]) and stats["ladders_met"] == len(stats["ladders"])
 
 
 def markdown(results: list[dict[str, Any]], compare: bool) -> str:
-    head = "| game | n | Spearman | std | mean reward at k = 0..5 | rungs lowered | goals |"
-    rule = "|---|---|---|---|---|---|---|"
+    head = (
+        "| game | n | ladders meeting both goals | worst ladder: Spearman / std | pooled: "
+        "Spearman / std | mean reward at k = 0..5 | rungs lowered | every ladder | pooled |"
+    )
+    rule = "|---|---|---|---|---|---|---|---|---|"
     if compare:
-        head += " seed config: Spearman / std |"
+        head += " seed config: ladders met / pooled Spearman |"
         rule += "---|"
     lines = [head, rule]
     for r in results:
         means = " / ".join(f"{v:.2f}" for v in r["mean_by_k"].values())
         row = (
-            f"| {r['game']} | {r['candidates']} | {r['spearman']:.3f} | {r['std']:.3f} | "
-            f"{means} | {100 * r['lowered']:.0f}% | {'met' if _meets(r) else 'missed'} |"
+            f"| {r['game']} | {r['candidates']} | {r['ladders_met']}/{len(r['ladders'])} | "
+            f"{r['worst_ladder_spearman']:.3f} / {r['worst_ladder_std']:.3f} | "
+            f"{r['spearman']:.3f} / {r['std']:.3f} | {means} | {100 * r['lowered']:.0f}% | "
+            f"{'met' if _every_ladder(r) else 'missed'} | {'met' if _meets(r) else 'missed'} |"
         )
         if compare:
             s = r["seed_config"]
-            row += f" {s['spearman']:.3f} / {s['std']:.3f} |"
+            row += f" {s['ladders_met']}/{len(s['ladders'])} / {s['spearman']:.3f} |"
         lines.append(row)
     lines.append("")
     lines.append(_summary("this reward", results))
     if compare:
+        lines.append("")
         lines.append(_summary("the seed's weights and gates", [r["seed_config"] for r in results]))
     costs: dict[str, list[float]] = {}
     for r in results:
@@ -231,9 +283,13 @@ def markdown(results: list[dict[str, Any]], compare: bool) -> str:
 
 def _summary(what: str, stats: list[dict[str, Any]]) -> str:
     rho = [r["spearman"] for r in stats]
+    ladders = [x for r in stats for x in r["ladders"]]
     return (
-        f"{what}: {sum(map(_meets, stats))}/{len(stats)} games meet both goals (Spearman <= "
-        f"{GOAL_SPEARMAN}, std >= {GOAL_STD}); Spearman <= {GOAL_SPEARMAN} in "
+        f"{what}, ladder by ladder: {sum(map(_every_ladder, stats))}/{len(stats)} games meet "
+        f"both goals (Spearman <= {GOAL_SPEARMAN}, std >= {GOAL_STD}) on every ladder; "
+        f"{sum(x['met'] for x in ladders)}/{len(ladders)} ladders meet both.\n"
+        f"{what}, pooled over each game's ladders: {sum(map(_meets, stats))}/{len(stats)} games "
+        f"meet both goals; Spearman <= {GOAL_SPEARMAN} in "
         f"{sum(x <= GOAL_SPEARMAN for x in rho)}, median {statistics.median(rho):.3f}; std >= "
         f"{GOAL_STD} in {sum(r['std'] >= GOAL_STD for r in stats)}, median "
         f"{statistics.median(r['std'] for r in stats):.3f}."
@@ -261,14 +317,19 @@ def plot(results: list[dict[str, Any]], path: Path) -> None:
     rho = [r["spearman"] for r in results]
     std = [r["std"] for r in results]
     x = range(len(names))
-    bx.bar([i - 0.2 for i in x], [-v for v in rho], width=0.4, label="-Spearman(reward, k)")
-    bx.bar([i + 0.2 for i in x], std, width=0.4, label="std of reward")
+    bx.bar([i - 0.2 for i in x], [-v for v in rho], width=0.4, label="-Spearman, pooled")
+    bx.bar([i + 0.2 for i in x], std, width=0.4, label="std, pooled")
+    worst = [-r["worst_ladder_spearman"] for r in results]
+    bx.scatter([i - 0.2 for i in x], worst, color="k", marker="_", s=60, zorder=3,
+               label="-Spearman, worst ladder")  # fmt: skip
+    bx.scatter([i + 0.2 for i in x], [r["worst_ladder_std"] for r in results], color="k",
+               marker="x", s=14, zorder=3, label="std, worst ladder")  # fmt: skip
     bx.axhline(-GOAL_SPEARMAN, color="C0", ls="--", lw=1)
     bx.axhline(GOAL_STD, color="C1", ls="--", lw=1)
     bx.set_xticks(list(x))
-    bx.set_xticklabels(names, rotation=75, fontsize=7)
-    bx.set_ylim(0, 1.05)
-    bx.legend(fontsize=8)
+    bx.set_xticklabels(names, rotation=75, fontsize=7, ha="right", rotation_mode="anchor")
+    bx.set_ylim(0, 1.3)
+    bx.legend(fontsize=7, loc="upper center", ncol=2)
     bx.set_title("per game (dashed: goals)")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -307,7 +368,16 @@ def main(argv: list[str] | None = None) -> int:
         "--compare-seed", action="store_true", help="also the seed's weights and gates"
     )
     parser.add_argument("--out", default="outputs/reward_calibration")
+    parser.add_argument(
+        "--from",
+        dest="source",
+        metavar="JSON",
+        help="summarize a recorded run's reward_calibration.json again (its rungs, no "
+        "verification) into --out",
+    )
     args, rest = parser.parse_known_args(argv)
+    if args.source:
+        return resummarize(Path(args.source), Path(args.out))
     try:
         overrides = _config_overrides(rest)
     except ValueError as e:
@@ -335,21 +405,46 @@ def main(argv: list[str] | None = None) -> int:
         for name in tqdm(names, desc="games", unit="game", file=sys.stderr):
             results.append(calibrate(name, verifier, args.chains, args.seed, config, compare))
     elapsed = time.perf_counter() - start
-    table = markdown(results, compare is not None)
-    header = (
-        f"Reward calibration: {len(names)} games, {args.chains} chains of up to {MAX_FAULTS} "
-        f"faults, seed {args.seed}, {'fast' if args.fast else 'default'} budgets; "
-        f"{os.cpu_count()} CPUs, {elapsed:.0f} s.\n"
+    run = {"args": vars(args), "seconds": elapsed, "games": results}
+    write(run, Path(args.out), compare is not None)
+    return 0
+
+
+def _header(run: dict[str, Any]) -> str:
+    a = run["args"]
+    return (
+        f"Reward calibration: {len(run['games'])} games, {a['chains']} chains of up to "
+        f"{MAX_FAULTS} faults, seed {a['seed']}, {'fast' if a.get('fast') else 'default'} "
+        f"budgets; {os.cpu_count()} CPUs, {run['seconds']:.0f} s.\n"
     )
-    print(header)
+
+
+def write(run: dict[str, Any], out: Path, compare: bool) -> None:
+    """The table (stdout and .md), the JSON with every rung, the PNG."""
+    table = markdown(run["games"], compare)
+    print(_header(run))
     print(table)
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "reward_calibration.md").write_text(header + "\n" + table + "\n")
+    (out / "reward_calibration.md").write_text(_header(run) + "\n" + table + "\n")
     with open(out / "reward_calibration.json", "w") as f:
-        json.dump({"args": vars(args), "seconds": elapsed, "games": results}, f, indent=1)
-    plot(results, out / "reward_calibration.png")
+        json.dump(run, f, indent=1)
+    plot(run["games"], out / "reward_calibration.png")
     print(f"\nwrote {out}/reward_calibration.{{md,json,png}}")
+
+
+def resummarize(source: Path, out: Path) -> int:
+    """Recomputes every statistic of a recorded run from its rungs' scores (a run made
+    before a statistic existed gains it) and writes the table, JSON and PNG to `out`."""
+    try:
+        run = json.loads(source.read_text())
+        for game in run["games"]:
+            game.update(_stats(game["rungs"], "score"))
+            if "seed_config" in game:
+                game["seed_config"] = _stats(game["rungs"], "seed_score")
+    except (OSError, ValueError, KeyError, TypeError, StopIteration) as e:
+        print(f"error: {source} is not a readable reward_calibration.json ({e!r})", file=sys.stderr)
+        return 2
+    write(run, out, any("seed_config" in g for g in run["games"]))
     return 0
 
 

@@ -14,10 +14,11 @@ import sys
 import types
 from pathlib import Path
 
+import numpy as np
 import pytest
 from scipy import stats
 
-from gamecwm_jax.bench.reward import spearman
+from gamecwm_jax.bench.reward import _stats, spearman
 from gamecwm_jax.games import get_game
 from gamecwm_jax.games.play import random_trajectory
 from gamecwm_jax.games.registry import TERMINAL
@@ -185,6 +186,35 @@ def test_spearman_matches_scipy_with_ties():
         assert spearman(x, y) == pytest.approx(stats.spearmanr(x, y).statistic)
 
 
+def _rungs(chains_scores: list[list[float]]) -> list[dict]:
+    rungs = [{"chain": None, "k": 0, "score": 1.0}]
+    for c, scores in enumerate(chains_scores):
+        rungs += [{"chain": c, "k": k, "score": s} for k, s in enumerate(scores, start=1)]
+    return rungs
+
+
+def test_ladders_are_judged_one_by_one_and_pooled():
+    # two faults that cost very differently: each ladder falls at every rung (Spearman -1),
+    # but pooled, rung 1 of the second chain (0.45) ranks below rung 3 of the first (0.80)
+    cheap_first = [0.95, 0.88, 0.80, 0.55, 0.35]
+    dear_first = [0.45, 0.40, 0.30, 0.25, 0.20]
+    rising = [0.70, 0.50, 0.60, 0.58, 0.30]  # the third fault raises the reward
+    s = _stats(_rungs([cheap_first, dear_first, rising]), "score")
+    for ladder, scores in zip(s["ladders"], [cheap_first, dear_first, rising]):
+        xs = [1.0] + scores
+        assert ladder["spearman"] == pytest.approx(stats.spearmanr(range(6), xs).statistic)
+        assert ladder["std"] == pytest.approx(float(np.std(xs)))
+    assert [x["met"] for x in s["ladders"]] == [True, True, False]
+    assert s["ladders_met"] == 2
+    assert s["worst_ladder_spearman"] == pytest.approx(max(x["spearman"] for x in s["ladders"]))
+    pooled = [1.0] + cheap_first + dear_first + rising
+    ks = [0] + [1, 2, 3, 4, 5] * 3
+    assert s["spearman"] == pytest.approx(stats.spearmanr(ks, pooled).statistic)
+    assert s["spearman"] > -0.9  # the pooled view fails where every ladder is monotone
+    flat = _stats(_rungs([[1.0] * 5]), "score")["ladders"][0]  # a ladder of no effect
+    assert flat["met"] is False
+
+
 def test_bench_writes_the_table_json_and_plot(tmp_path):
     out = subprocess.run(
         [
@@ -215,6 +245,27 @@ def test_bench_writes_the_table_json_and_plot(tmp_path):
     assert len(rungs) == 1 + 2 * 5 and result["spearman"] < 0
     assert (tmp_path / "reward_calibration.png").stat().st_size > 1000
     assert "| tic_tac_toe |" in (tmp_path / "reward_calibration.md").read_text()
+    assert len(result["ladders"]) == 2 and result["ladders_met"] <= 2
+    # a recorded run summarized again (`--from`), without re-verifying: the same figures
+    run = json.loads((tmp_path / "reward_calibration.json").read_text())
+    for game in run["games"]:
+        for key in ("ladders", "ladders_met", "worst_ladder_spearman", "worst_ladder_std"):
+            del game[key]
+    (tmp_path / "old.json").write_text(json.dumps(run))
+    again = subprocess.run(
+        [sys.executable, "-m", "gamecwm_jax.bench.reward", "--from", str(tmp_path / "old.json"),
+         "--out", str(tmp_path / "again")],
+        cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    redone = json.loads((tmp_path / "again" / "reward_calibration.json").read_text())["games"][0]
+    assert redone["ladders"] == result["ladders"]
+    assert (tmp_path / "again" / "reward_calibration.png").stat().st_size > 1000
+    broken = subprocess.run(
+        [sys.executable, "-m", "gamecwm_jax.bench.reward", "--from", str(tmp_path / "none.json")],
+        cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert broken.returncode == 2 and "none.json" in broken.stderr
     bad = subprocess.run(
         [sys.executable, "-m", "gamecwm_jax.bench.reward", "--games", "tic_tac_to"],
         cwd=REPO,
