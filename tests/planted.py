@@ -174,8 +174,8 @@ PLANTS: tuple[Plant, ...] = (
     Plant(
         "ladder_without_its_golden",
         "gamecwm_jax/bench/reward.py",
-        '        seq = [base] + sorted(rs, key=lambda r: r["k"])',
-        '        seq = sorted(rs, key=lambda r: r["k"])',
+        '[base] + sorted((r["k"], r[key]) for r in rs) for c, rs in',
+        'sorted((r["k"], r[key]) for r in rs) for c, rs in',
         ("tests/verify/test_faults.py::test_ladders_are_judged_one_by_one_and_pooled",),
         "a calibration ladder judged without its k = 0 rung (the golden at 1.0)",
     ),

@@ -30,6 +30,7 @@ sub-scores (`parts`), so another weighting can be computed without re-running it
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import os
@@ -89,45 +90,36 @@ def ladder(name: str, effective: list[str], chains: int, seed: int) -> list[dict
     return rungs
 
 
-def _ladders(rungs: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
-    """Each chain as a ladder of its own, the golden and that chain's rungs in order of k:
-    its Spearman correlation of the reward with k, its std, whether it meets both goals."""
-    base = next(r for r in rungs if r["k"] == 0)
+def _sequences(rungs: list[dict[str, Any]], key: str) -> dict[int, list[tuple[int, float]]]:
+    """Each chain's ladder as (k, score) pairs: the golden, then the chain's rungs by k."""
+    base = next((0, r[key]) for r in rungs if r["k"] == 0)
     by_chain: dict[int, list[dict[str, Any]]] = {}
     for r in rungs:
         if r["chain"] is not None:
             by_chain.setdefault(r["chain"], []).append(r)
-    out = []
-    for chain, rs in sorted(by_chain.items()):
-        seq = [base] + sorted(rs, key=lambda r: r["k"])
-        scores = [r[key] for r in seq]
-        rho = spearman([float(r["k"]) for r in seq], scores)
-        std = statistics.pstdev(scores)
-        out.append({"chain": chain, "spearman": rho, "std": std, "met": _meets_goals(rho, std)})
-    return out
+    return {c: [base] + sorted((r["k"], r[key]) for r in rs) for c, rs in sorted(by_chain.items())}
+
+
+def _ladder(chain: int, seq: list[tuple[int, float]]) -> dict[str, Any]:
+    """One ladder judged on its own: Spearman of the reward with k, std, both goals met."""
+    scores = [s for _, s in seq]
+    rho = spearman([float(k) for k, _ in seq], scores)
+    std = statistics.pstdev(scores)
+    return {"chain": chain, "spearman": rho, "std": std, "met": _meets_goals(rho, std)}
 
 
 def _stats(rungs: list[dict[str, Any]], key: str) -> dict[str, Any]:
-    """Both views of a game's ladder: pooled over every rung of every chain (`spearman`,
+    """Both views of a game's ladders: pooled over every rung of every chain (`spearman`,
     `std`) and chain by chain (`ladders`, `ladders_met`, the worst ladder's figures)."""
     ks = [r["k"] for r in rungs]
     scores = [r[key] for r in rungs]
     by_k: dict[int, list[float]] = {}
     for k, s in zip(ks, scores):
         by_k.setdefault(k, []).append(s)
-    steps = lowered = 0
-    chain_rungs: dict[int, dict[int, float]] = {}
-    for r in rungs:
-        if r["chain"] is not None:
-            chain_rungs.setdefault(r["chain"], {})[r["k"]] = r[key]
-    base = next(r[key] for r in rungs if r["k"] == 0)
-    for seq in chain_rungs.values():
-        prev = base
-        for k in sorted(seq):
-            steps += 1
-            lowered += seq[k] < prev
-            prev = seq[k]
-    ladders = _ladders(rungs, key)
+    sequences = _sequences(rungs, key)
+    steps = sum(len(seq) - 1 for seq in sequences.values())
+    lowered = sum(b < a for seq in sequences.values() for (_, a), (_, b) in itertools.pairwise(seq))
+    ladders = [_ladder(c, seq) for c, seq in sequences.items()]
     return {
         "spearman": spearman([float(k) for k in ks], scores),
         "std": statistics.pstdev(scores) if len(scores) > 1 else 0.0,
@@ -377,6 +369,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args, rest = parser.parse_known_args(argv)
     if args.source:
+        if rest:
+            parser.error(f"--from re-reads recorded scores; {' '.join(rest)} would not apply")
         return resummarize(Path(args.source), Path(args.out))
     try:
         overrides = _config_overrides(rest)
@@ -405,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in tqdm(names, desc="games", unit="game", file=sys.stderr):
             results.append(calibrate(name, verifier, args.chains, args.seed, config, compare))
     elapsed = time.perf_counter() - start
-    run = {"args": vars(args), "seconds": elapsed, "games": results}
+    run = {"args": vars(args), "seconds": elapsed, "cpus": os.cpu_count(), "games": results}
     write(run, Path(args.out), compare is not None)
     return 0
 
@@ -415,7 +409,7 @@ def _header(run: dict[str, Any]) -> str:
     return (
         f"Reward calibration: {len(run['games'])} games, {a['chains']} chains of up to "
         f"{MAX_FAULTS} faults, seed {a['seed']}, {'fast' if a.get('fast') else 'default'} "
-        f"budgets; {os.cpu_count()} CPUs, {run['seconds']:.0f} s.\n"
+        f"budgets; {run.get('cpus', '?')} CPUs, {run['seconds']:.0f} s.\n"
     )
 
 
