@@ -182,8 +182,8 @@ PLANTS: tuple[Plant, ...] = (
     Plant(
         "aspect_weights_ignored",
         "gamecwm_jax/verify/score.py",
-        "weights = {name: within[name] * gw.get(aspect_group(name), 1.0) for name in aspects}",
-        "weights = dict(within)",
+        "    gw = group_weights or {}\n    credit = sum(",
+        "    gw = {}\n    credit = sum(",
         ("tests/verify/test_reward.py::test_aspects_weigh_as_configured",),
         "every semantics aspect weighs 1: wrong rewards cost as little as a wrong player",
     ),

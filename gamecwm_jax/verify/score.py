@@ -761,16 +761,13 @@ def _credit_aspects(
     `length` states, and the outcome (the last state reached with the same player and
     rewards, when it is the last of `length`). The `charged` states (reached by a wrong
     transition, see `_golden_follow`) earn nothing but do not end an aspect's credit; the
-    outcome is scaled by the share of transitions that were not charged. An aspect weighs
-    `group_weights[aspect_group(name)]` and the outcome `group_weights["outcome"]` (1 where
-    absent; each player's observation 1/n of its group's weight); `by_group` receives each
-    group's credit before that weight."""
+    outcome is scaled by the share of transitions that were not charged. Each group's
+    credit (each player's observation 1/n of its group's) is weighed by
+    `group_weights[group]`, the outcome's by `group_weights["outcome"]` (1 where absent);
+    `by_group` receives each group's credit before that weight."""
     n_obs = sum(name.startswith("observation") for name in aspects) or 1
     within = {name: (1.0 / n_obs if name.startswith("observation") else 1.0) for name in aspects}
-    gw = group_weights or {}
-    weights = {name: within[name] * gw.get(aspect_group(name), 1.0) for name in aspects}
-    outcome_weight = gw.get("outcome", 1.0)
-    credit = 0.0
+    groups: dict[str, float] = {}  # each group's credit before its weight
     first: tuple[int, str] | None = None
     for name, agrees in aspects.items():
         t = 0
@@ -783,10 +780,8 @@ def _credit_aspects(
                 break
             t += 1
         share = (t - sum(1 for c in charged if c < t)) / length
-        credit += weights[name] * share
-        if by_group is not None:
-            group = aspect_group(name)
-            by_group[group] = by_group.get(group, 0.0) + within[name] * share
+        group = aspect_group(name)
+        groups[group] = groups.get(group, 0.0) + within[name] * share
     last_ok = (
         reached == length
         and reached > 0
@@ -796,13 +791,14 @@ def _credit_aspects(
     )
     # a game the golden could follow only by moves it was not told earns its outcome in
     # proportion to the moves it was told (all of them charged: nothing)
-    outcome = float(last_ok) * (1.0 - len(charged) / max(length - 1, 1))
-    credit += outcome_weight * outcome
+    groups["outcome"] = float(last_ok) * (1.0 - len(charged) / max(length - 1, 1))
     if by_group is not None:
-        by_group["outcome"] = outcome
+        by_group.update(groups)
     if first is None and reached == length and not last_ok and reached > 0:
         first = (length - 1, "the game's end differs from the golden's (player or rewards)")
-    return credit, sum(weights.values()) + outcome_weight, first
+    gw = group_weights or {}
+    credit = sum(gw.get(group, 1.0) * c for group, c in groups.items())
+    return credit, sum(gw.get(group, 1.0) for group in groups), first
 
 
 # --------------------------------------------------------------------------------------
