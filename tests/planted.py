@@ -180,6 +180,14 @@ PLANTS: tuple[Plant, ...] = (
         "a calibration ladder judged without its k = 0 rung (the golden at 1.0)",
     ),
     Plant(
+        "trl_bench_prompts_differ",
+        "gamecwm_jax/bench/train.py",
+        "    c.data.use_system_prompt = shapes.system_prompt\n",
+        "",
+        ("tests/train/test_bench.py::test_trl_side_by_side_gives_both_trainers_the_same_prompts",),
+        "our side of `--against trl` prompts with the project's system prompt, TRL's without",
+    ),
+    Plant(
         "aspect_weights_ignored",
         "gamecwm_jax/verify/score.py",
         "    gw = group_weights or {}\n    credit = sum(",

@@ -204,6 +204,7 @@ def against_trl_config(shapes: Any, workdir: str) -> Any:
     c.model.tiny = ml_collections.ConfigDict(TRL_MODEL)
     c.data.train_games = ",".join(TRL_GAMES)
     c.data.prompt_style = "name"
+    c.data.use_system_prompt = shapes.system_prompt
     c.rl.prompts_per_step = shapes.prompts_per_step
     c.rl.group_size = shapes.group_size
     c.rl.micro_batch_size = shapes.micro_batch
@@ -223,6 +224,16 @@ def against_trl_config(shapes: Any, workdir: str) -> Any:
     return c
 
 
+def trl_prompts(tokenizer: Any, shapes: Any) -> tuple[list[str], list[list[int]]]:
+    """The games and prompt ids TRL is given; our loop builds its own from
+    `against_trl_config(shapes, ...)`, and the two must be the same tokens."""
+    from gamecwm_jax.train import data as data_lib
+
+    games = list(TRL_GAMES[: shapes.prompts_per_step])
+    style = against_trl_config(shapes, "").data.prompt_style
+    return games, [data_lib.prompt_ids(tokenizer, g, shapes.system_prompt, style) for g in games]
+
+
 def against_trl(steps: int, workdir: str, shapes: Any = None, rounds: int = 1) -> dict[str, Any]:
     """Our GRPO step and TRL's, back to back in one command, at the same shapes.
 
@@ -237,15 +248,13 @@ def against_trl(steps: int, workdir: str, shapes: Any = None, rounds: int = 1) -
     import shutil
 
     from gamecwm_jax.bench.trl_grpo import TrlShapes
-    from gamecwm_jax.train import data as data_lib
     from gamecwm_jax.train import setup
 
     shapes = shapes or TrlShapes()
     config = against_trl_config(shapes, workdir)
     model_dir = setup.build_tiny_model(f"{workdir}/base_model", config.model.tiny)
     tokenizer = setup.load_tokenizer(model_dir)
-    games = list(TRL_GAMES[: shapes.prompts_per_step])
-    prompt_ids = [data_lib.prompt_ids(tokenizer, g, True, config.data.prompt_style) for g in games]
+    games, prompt_ids = trl_prompts(tokenizer, shapes)
     with open(f"{workdir}/trl_prompts.json", "w") as f:
         json.dump({"prompts": [tokenizer.decode(p) for p in prompt_ids], "games": games}, f)
     pairs = []
@@ -915,6 +924,12 @@ def main(argv: list[str] | None = None) -> int:
         "--against", default="", choices=("", "trl"), help="trl: TRL's GRPOTrainer side by side"
     )
     ap.add_argument(
+        "--system_prompt",
+        action="store_true",
+        help="with --against: prompts with the project's system prompt (118-125 tokens, "
+        "not the issue's ~90)",
+    )
+    ap.add_argument(
         "--profile",
         action="store_true",
         help="per-pass timings of the update, and sampling merged vs LoRA on the side "
@@ -950,7 +965,10 @@ def main(argv: list[str] | None = None) -> int:
         import tempfile
 
         workdir = a.workdir or tempfile.mkdtemp(prefix="bench_trl_")
-        res = against_trl(a.steps, workdir, rounds=a.rounds)
+        from gamecwm_jax.bench.trl_grpo import TrlShapes
+
+        shapes = TrlShapes(system_prompt=a.system_prompt)
+        res = against_trl(a.steps, workdir, shapes=shapes, rounds=a.rounds)
     elif a.preset:
         res = bench_update(
             a.preset,

@@ -50,6 +50,10 @@ class TrlShapes:
     micro_batch: int = 8  # ours: rows per pass (a group, the recipe's); one update a step
     trl_micro_batch: int = 32  # TRL's per-device batch: the whole step in one pass
     threads: int = 0  # torch intra-op threads (0: torch's default)
+    # Issue 11's ~90-token prompts are the chat template's default system line and the
+    # game's name (86-93 tokens here); the project's own system prompt makes them 118-125,
+    # which favours us (each prompt runs once in our update, G times in TRL's).
+    system_prompt: bool = False
 
 
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")

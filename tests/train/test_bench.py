@@ -46,3 +46,33 @@ def test_memory_only_estimate_at_tiny_shapes(tmp_path):
     by = {(r["attn_block"], r["micro_batch"]): r["step"]["temp"] for r in rows}
     assert by[(8, 2)] > by[(8, 1)] and by[(0, 2)] > by[(0, 1)]  # more rows in flight
     assert "not a GPU measurement" in res["note"]
+
+
+def test_trl_side_by_side_gives_both_trainers_the_same_prompts(tmp_path):
+    """`--against trl`: the prompts TRL is given are token for token the ones our loop
+    builds from its own config, at the issue's length (~90 tokens: the chat template's
+    default system line) unless `--system_prompt` asks for the project's (118-125)."""
+    import ml_collections
+
+    from gamecwm_jax import rl
+    from gamecwm_jax.bench.trl_grpo import TrlShapes
+    from gamecwm_jax.train import setup
+
+    c = bench.against_trl_config(TrlShapes(), str(tmp_path))
+    tokenizer = setup.load_tokenizer(
+        setup.build_tiny_model(str(tmp_path / "m"), ml_collections.ConfigDict(c.model.tiny))
+    )
+    lengths = {}
+    for system in (False, True):
+        shapes = TrlShapes(system_prompt=system)
+        games, theirs = bench.trl_prompts(tokenizer, shapes)
+        _, ours = rl._schedule_and_prompts(
+            bench.against_trl_config(shapes, str(tmp_path)), tokenizer, games
+        )
+        assert [ours[g] for g in games] == theirs
+        # TRL re-tokenizes the decoded text: it must come back as the same ids
+        assert [tokenizer(tokenizer.decode(p), add_special_tokens=False)["input_ids"]
+                for p in theirs] == theirs  # fmt: skip
+        lengths[system] = [len(p) for p in theirs]
+    assert all(80 <= n <= 100 for n in lengths[False]), lengths
+    assert min(lengths[True]) > max(lengths[False]) + 20, lengths
