@@ -5,7 +5,7 @@ arithmetic, is most of its wall time. `--xla_backend_optimization_level=0` leave
 passes (fusion, simplification, layout, sharding) as they are and only skips LLVM's
 optimization of the generated loops: the programs compute the same things, compile
 about a third faster, and run slower only where the tests do little arithmetic anyway.
-Measured back to back on the 2-core VM (`pytest -n 2`): 10 min 16 s -> 7 min 19 s.
+Measured back to back on the 2-core VM (`pytest -n 2`): 10 min 16 s -> 7 min 24 s.
 
 It must be in XLA_FLAGS before JAX starts (this file is imported before any test
 module), and the subprocesses the tests start inherit it. A level you set yourself in

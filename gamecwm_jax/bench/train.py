@@ -10,7 +10,8 @@ every group has spread and every step trains all rows (the worst case for the up
 
 Against TRL (issue 11's shapes; `pip install -e ".[bench]"`): our loop, then TRL's
 `GRPOTrainer` on the same checkpoint in a fresh process, both medians and the ratio;
-`--rounds N` alternates the pair N times and adds the per-round ratios. `--profile`
+`--rounds N` alternates the pair N times and adds the per-round ratios; the prompts are
+the issue's ~90 tokens (`--system_prompt`: the project's system prompt, 118-125). `--profile`
 times the update's passes and the step's sampling (LoRA merged vs on the side):
 
   python -m gamecwm_jax.bench.train --against trl [--steps 6] [--rounds 4]
