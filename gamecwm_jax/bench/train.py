@@ -225,14 +225,16 @@ def against_trl_config(shapes: Any, workdir: str) -> Any:
     return c
 
 
-def trl_prompts(tokenizer: Any, shapes: Any) -> tuple[list[str], list[list[int]]]:
-    """The games and prompt ids TRL is given; our loop builds its own from
-    `against_trl_config(shapes, ...)`, and the two must be the same tokens."""
+def trl_prompts(tokenizer: Any, config: Any) -> tuple[list[str], list[list[int]]]:
+    """The games and prompt ids TRL is given, built from our side's `config` (its
+    `against_trl_config`) as our loop builds its own, so both get the same tokens."""
     from gamecwm_jax.train import data as data_lib
 
-    games = list(TRL_GAMES[: shapes.prompts_per_step])
-    style = against_trl_config(shapes, "").data.prompt_style
-    return games, [data_lib.prompt_ids(tokenizer, g, shapes.system_prompt, style) for g in games]
+    dc = config.data
+    games = list(TRL_GAMES[: config.rl.prompts_per_step])
+    return games, [
+        data_lib.prompt_ids(tokenizer, g, dc.use_system_prompt, dc.prompt_style) for g in games
+    ]
 
 
 def against_trl(steps: int, workdir: str, shapes: Any = None, rounds: int = 1) -> dict[str, Any]:
@@ -255,7 +257,7 @@ def against_trl(steps: int, workdir: str, shapes: Any = None, rounds: int = 1) -
     config = against_trl_config(shapes, workdir)
     model_dir = setup.build_tiny_model(f"{workdir}/base_model", config.model.tiny)
     tokenizer = setup.load_tokenizer(model_dir)
-    games, prompt_ids = trl_prompts(tokenizer, shapes)
+    games, prompt_ids = trl_prompts(tokenizer, config)
     with open(f"{workdir}/trl_prompts.json", "w") as f:
         json.dump({"prompts": [tokenizer.decode(p) for p in prompt_ids], "games": games}, f)
     pairs = []

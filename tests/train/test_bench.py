@@ -64,11 +64,9 @@ def test_trl_side_by_side_gives_both_trainers_the_same_prompts(tmp_path):
     )
     lengths = {}
     for system in (False, True):
-        shapes = TrlShapes(system_prompt=system)
-        games, theirs = bench.trl_prompts(tokenizer, shapes)
-        _, ours = rl._schedule_and_prompts(
-            bench.against_trl_config(shapes, str(tmp_path)), tokenizer, games
-        )
+        config = bench.against_trl_config(TrlShapes(system_prompt=system), str(tmp_path))
+        games, theirs = bench.trl_prompts(tokenizer, config)
+        _, ours = rl._schedule_and_prompts(config, tokenizer, games)
         assert [ours[g] for g in games] == theirs
         # TRL re-tokenizes the decoded text: it must come back as the same ids
         assert [tokenizer(tokenizer.decode(p), add_special_tokens=False)["input_ids"]
