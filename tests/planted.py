@@ -383,6 +383,14 @@ PLANTS: tuple[Plant, ...] = (
         "a micro-batch holding two groups scores every completion after its first prompt",
     ),
     Plant(
+        "lora_vjp_unscaled_b_grad",
+        "gamecwm_jax/model/lora.py",
+        "db_ro = jax.lax.dot_general(xa_nr * s, dy_no, contract)",
+        "db_ro = jax.lax.dot_general(xa_nr, dy_no, contract)",
+        ("tests/model/test_lora.py::test_low_rank_gradient_equals_autodiff_of_the_plain_formula",),
+        "the hand-written LoRA backward leaves alpha / r out of B's gradient",
+    ),
+    Plant(
         "merged_sampling_drops_the_adapter",
         "gamecwm_jax/model/lora.py",
         'layers[f"{t}_w"] = (w.astype(jnp.float32) + s * delta).astype(w.dtype)',

@@ -60,6 +60,7 @@ tokens/s (decode is memory-bound; see bench/sampler.py for its roofline).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import resource
@@ -336,7 +337,8 @@ def profile_update(repeats: int = 5, micro_sizes: tuple[int, ...] = (8, 32)) -> 
     policy forward alone, forward + backward of the clipped objective, and the whole
     jitted update (those plus AdamW and the scan), each for prompts shared by their group
     (`shared_prompt_logprobs`, the trainer's path) and for `[prompt | completion]` rows
-    that repeat every prompt G times (`completion_logprobs`, the path before it); then
+    that repeat every prompt G times (`completion_logprobs`, the path before it); the
+    whole update again with autodiff's LoRA backward instead of `lora.low_rank`'s; then
     the step's sampling with the LoRA merged vs on the side (`profile_sampling`).
     """
     from gamecwm_jax.bench.trl_grpo import TrlShapes
@@ -411,14 +413,17 @@ def profile_update(repeats: int = 5, micro_sizes: tuple[int, ...] = (8, 32)) -> 
             fns[f"{tag}/forward_backward_s"] = lambda f=grad_j, r=refs: [
                 f(lora, mb, rr) for mb, rr in zip(mbs, r)
             ]
-        update = grpo.make_update(opt, spec)
-        state = [grpo.TrainState(jax.tree.map(jnp.copy, lora), opt.init(lora))]  # donated
+        for tag, autodiff in (("", False), ("_autodiff_lora", True)):
+            with _lora_backward(autodiff):  # traced here, so the choice is compiled in
+                update = grpo.make_update(opt, spec)
+                state = [grpo.TrainState(jax.tree.map(jnp.copy, lora), opt.init(lora))]
+                state[0], _ = jax.block_until_ready(update(state[0], params, batch, temp))
 
-        def whole() -> Any:
-            state[0], m = update(state[0], params, batch, temp)
-            return m
+            def whole(update=update, state=state) -> Any:
+                state[0], m = update(state[0], params, batch, temp)  # state is donated
+                return m
 
-        fns["shared/whole_update_s"] = whole
+            fns[f"shared/whole_update{tag}_s"] = whole
         for fn in fns.values():  # compile
             timed(fn)
         runs: dict[str, list[float]] = {k: [] for k in fns}
@@ -439,6 +444,22 @@ def profile_update(repeats: int = 5, micro_sizes: tuple[int, ...] = (8, 32)) -> 
     out["sampling"] = profile_sampling(params, cfg, lora, lcfg, repeats)
     out["device"] = jax.devices()[0].device_kind
     return out
+
+
+@contextlib.contextmanager
+def _lora_backward(autodiff: bool):
+    """With `autodiff`, programs traced inside differentiate the adapter's low-rank
+    product by JAX's own rules instead of `lora.low_rank`'s hand-written backward (the
+    update before it; `--profile` times both)."""
+    from gamecwm_jax.model import lora as lora_lib
+
+    hand_written = lora_lib.low_rank
+    if autodiff:
+        lora_lib.low_rank = lambda x, a, b, s: ((x @ a) @ b) * jnp.asarray(s, x.dtype)
+    try:
+        yield
+    finally:
+        lora_lib.low_rank = hand_written
 
 
 def profile_sampling(params: Any, cfg: Any, lora: Any, lcfg: Any, repeats: int) -> dict[str, float]:

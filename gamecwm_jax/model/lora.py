@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import functools
 import json
 import logging
 import os
@@ -122,12 +123,48 @@ def lora_delta(
 
     Goes through the rank-r bottleneck first so the cost is O(r (D_in + D_out))
     per token; A and B are cast to the activation dtype so fp32 adapters can
-    drive a bf16 base.
+    drive a bf16 base. The gradient is `low_rank`'s hand-written one.
     """
     if key is not None and dropout > 0.0:
         keep = jax.random.bernoulli(key, 1.0 - dropout, x.shape)
         x = jnp.where(keep, x / (1.0 - dropout), 0).astype(x.dtype)
-    return ((x @ ab["a"].astype(x.dtype)) @ ab["b"].astype(x.dtype)) * jnp.asarray(scale_, x.dtype)
+    return low_rank(x, ab["a"].astype(x.dtype), ab["b"].astype(x.dtype), float(scale_))
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
+def low_rank(x_nd: jax.Array, a_dr: jax.Array, b_ro: jax.Array, scale_: float) -> jax.Array:
+    """(x @ A @ B) * scale for x [..., D_in], with the same products as autodiff's
+    gradient, written out so the adapter gradients come out in their own layout.
+
+    Autodiff's rule for `xa @ B` contracts the tokens of the [..., D_out] cotangent
+    into [D_out, r] and transposes that; XLA:CPU then copies each layer's cotangent
+    into the layout its dot wants (the "transposing copies" of the README's profile).
+    Here dB = (scale xa)^T dy and dA = x^T (scale dy B^T) are contracted straight into
+    [r, D_out] and [D_in, r], and the scale is applied on the rank-r side. Values and
+    gradients equal autodiff's up to rounding order (tests/model/test_lora.py).
+    """
+    return _low_rank_fwd(x_nd, a_dr, b_ro, scale_)[0]
+
+
+def _low_rank_fwd(x_nd, a_dr, b_ro, scale_):
+    xa_nr = x_nd @ a_dr
+    y_no = (xa_nr @ b_ro) * jnp.asarray(scale_, x_nd.dtype)
+    return y_no, (x_nd, a_dr, b_ro, xa_nr)
+
+
+def _low_rank_bwd(scale_, residuals, dy_no):
+    x_nd, a_dr, b_ro, xa_nr = residuals
+    s = jnp.asarray(scale_, dy_no.dtype)
+    tokens = tuple(range(dy_no.ndim - 1))  # every leading axis is summed over
+    contract = ((tokens, tokens), ((), ()))
+    g_nr = (dy_no @ b_ro.T) * s  # d loss / d (x @ A)
+    dx_nd = g_nr @ a_dr.T
+    da_dr = jax.lax.dot_general(x_nd, g_nr, contract)
+    db_ro = jax.lax.dot_general(xa_nr * s, dy_no, contract)
+    return dx_nd, da_dr, db_ro
+
+
+low_rank.defvjp(_low_rank_fwd, _low_rank_bwd)
 
 
 def init_lora(

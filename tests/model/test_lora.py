@@ -111,3 +111,55 @@ def test_bad_targets():
     assert resolve_targets(("*_proj",)) == ("q", "k", "v", "o", "gate", "up", "down")
     assert resolve_targets(("mlp", "q_proj")) == ("q", "gate", "up", "down")
     assert resolve_targets(("[qv]",)) == ("q", "v")
+
+
+@pytest.mark.parametrize(
+    "dtype, lead, tol",
+    [(jnp.float32, (3, 5), 1e-5), (jnp.bfloat16, (2, 3, 4), 2e-2), (jnp.float32, (7,), 1e-5)],
+)
+def test_low_rank_gradient_equals_autodiff_of_the_plain_formula(dtype, lead, tol):
+    """`lora.low_rank`'s hand-written VJP against autodiff of (x @ A @ B) * scale, for a
+    random cotangent, with the bf16 activations of the real recipe and more than one
+    leading (token) axis: a wrong scale, a swapped factor or a missed axis shows here."""
+    from gamecwm_jax.model.lora import low_rank
+
+    kx, ka, kb, kc = jax.random.split(jax.random.key(0), 4)
+    d_in, r, d_out, scale = 12, 4, 10, 2.5
+    x = jax.random.normal(kx, (*lead, d_in)).astype(dtype)
+    a = jax.random.normal(ka, (d_in, r)).astype(dtype)
+    b = jax.random.normal(kb, (r, d_out)).astype(dtype)
+    ct = jax.random.normal(kc, (*lead, d_out)).astype(dtype)
+    f32 = lambda *t: [np.asarray(v, np.float32) for v in t]
+
+    def plain(x, a, b):  # computed in fp32: the reference the bf16 result is held to
+        x, a, b = (v.astype(jnp.float32) for v in (x, a, b))
+        return jnp.einsum("...i,ir,ro->...o", x, a, b) * scale
+
+    y, vjp = jax.vjp(lambda x, a, b: low_rank(x, a, b, scale), x, a, b)
+    y_ref, vjp_ref = jax.vjp(plain, x, a, b)
+    assert y.dtype == dtype
+    for got, want in zip(f32(y, *vjp(ct)), f32(y_ref, *vjp_ref(ct.astype(jnp.float32)))):
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.abs(want).max())
+
+
+def test_lora_delta_gradient_with_dropout_and_an_fp32_adapter_on_bf16():
+    """`lora_delta` as the model calls it (fp32 A/B cast to bf16 activations, dropout):
+    its adapter gradients equal autodiff through the same mask, in fp32 leaves."""
+    from gamecwm_jax.model.lora import lora_delta
+
+    kx, ka, kb, kc, kd = jax.random.split(jax.random.key(1), 5)
+    x = jax.random.normal(kx, (2, 6, 16)).astype(jnp.bfloat16)
+    ab = {"a": jax.random.normal(ka, (16, 4)), "b": jax.random.normal(kb, (4, 8))}
+    ct = jax.random.normal(kc, (2, 6, 8))
+
+    def plain(ab):
+        keep = jax.random.bernoulli(kd, 0.7, x.shape)
+        xd = jnp.where(keep, x.astype(jnp.float32) / 0.7, 0)
+        return jnp.sum(ct * (xd @ ab["a"] @ ab["b"] * 2.0))
+
+    got = jax.grad(lambda ab: jnp.sum(ct * lora_delta(x, ab, 2.0, 0.3, kd)))(ab)
+    want = jax.grad(plain)(ab)
+    for k in ("a", "b"):
+        assert got[k].dtype == jnp.float32
+        g, w = np.asarray(got[k]), np.asarray(want[k])
+        np.testing.assert_allclose(g, w, atol=0.03 * np.abs(w).max())
