@@ -383,6 +383,17 @@ PLANTS: tuple[Plant, ...] = (
         "a micro-batch holding two groups scores every completion after its first prompt",
     ),
     Plant(
+        "attention_vjp_uncentred",
+        "gamecwm_jax/model/qwen2.py",
+        "ds_bkgts = p_bkgts * (dp_bkgts - centre_bkgt1) * (q_bkgth.shape[-1] ** -0.5)",
+        "ds_bkgts = p_bkgts * dp_bkgts * (q_bkgth.shape[-1] ** -0.5)",
+        (
+            "tests/model/test_qwen2.py::"
+            "test_grouped_attention_gradient_equals_autodiff_of_softmax_attention",
+        ),
+        "the recomputing attention backward leaves out the softmax's row centring",
+    ),
+    Plant(
         "lora_vjp_unscaled_b_grad",
         "gamecwm_jax/model/lora.py",
         "db_ro = jax.lax.dot_general(xa_nr * s, dy_no, contract)",

@@ -338,7 +338,8 @@ def profile_update(repeats: int = 5, micro_sizes: tuple[int, ...] = (8, 32)) -> 
     jitted update (those plus AdamW and the scan), each for prompts shared by their group
     (`shared_prompt_logprobs`, the trainer's path) and for `[prompt | completion]` rows
     that repeat every prompt G times (`completion_logprobs`, the path before it); the
-    whole update again with autodiff's LoRA backward instead of `lora.low_rank`'s; then
+    whole update again with autodiff's backward of the LoRA product, of the attention,
+    or of both, instead of the hand-written ones (`AUTODIFF_VARIANTS`); then
     the step's sampling with the LoRA merged vs on the side (`profile_sampling`).
     """
     from gamecwm_jax.bench.trl_grpo import TrlShapes
@@ -413,8 +414,8 @@ def profile_update(repeats: int = 5, micro_sizes: tuple[int, ...] = (8, 32)) -> 
             fns[f"{tag}/forward_backward_s"] = lambda f=grad_j, r=refs: [
                 f(lora, mb, rr) for mb, rr in zip(mbs, r)
             ]
-        for tag, autodiff in (("", False), ("_autodiff_lora", True)):
-            with _lora_backward(autodiff):  # traced here, so the choice is compiled in
+        for tag, autodiff in AUTODIFF_VARIANTS.items():
+            with _autodiff_backward(*autodiff):  # traced here, so the choice is compiled in
                 update = grpo.make_update(opt, spec)
                 state = [grpo.TrainState(jax.tree.map(jnp.copy, lora), opt.init(lora))]
                 state[0], _ = jax.block_until_ready(update(state[0], params, batch, temp))
@@ -446,20 +447,33 @@ def profile_update(repeats: int = 5, micro_sizes: tuple[int, ...] = (8, 32)) -> 
     return out
 
 
-@contextlib.contextmanager
-def _lora_backward(autodiff: bool):
-    """With `autodiff`, programs traced inside differentiate the adapter's low-rank
-    product by JAX's own rules instead of `lora.low_rank`'s hand-written backward (the
-    update before it; `--profile` times both)."""
-    from gamecwm_jax.model import lora as lora_lib
+# `--profile`'s whole-update variants: (LoRA product, attention) differentiated by autodiff
+# instead of by their hand-written backwards; the last is the update before session 10.
+AUTODIFF_VARIANTS = {
+    "": (False, False),
+    "_autodiff_lora": (True, False),
+    "_autodiff_attention": (False, True),
+    "_autodiff_both": (True, True),
+}
 
-    hand_written = lora_lib.low_rank
-    if autodiff:
+
+@contextlib.contextmanager
+def _autodiff_backward(lora: bool, attention: bool):
+    """Programs traced inside differentiate the adapter's low-rank product (`lora`) and
+    the attention (`attention`) by JAX's own rules instead of the hand-written backwards
+    of `lora.low_rank` and `qwen2.grouped_attention` (same forward values)."""
+    from gamecwm_jax.model import lora as lora_lib
+    from gamecwm_jax.model import qwen2
+
+    saved = lora_lib.low_rank, qwen2.grouped_attention
+    if lora:
         lora_lib.low_rank = lambda x, a, b, s: ((x @ a) @ b) * jnp.asarray(s, x.dtype)
+    if attention:
+        qwen2.grouped_attention = lambda q, k, v, m: qwen2._grouped_attention_fwd(q, k, v, m)[0]
     try:
         yield
     finally:
-        lora_lib.low_rank = hand_written
+        lora_lib.low_rank, qwen2.grouped_attention = saved
 
 
 def profile_sampling(params: Any, cfg: Any, lora: Any, lcfg: Any, repeats: int) -> dict[str, float]:

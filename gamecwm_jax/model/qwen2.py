@@ -228,13 +228,67 @@ def attention(
         return _attention_in_query_blocks(q_btnh, k_bksh, v_bksh, mask_bts, block)
     k = k_bksh.shape[1]
     q_bkgth = q_btnh.reshape(b, t, k, n // k, h).transpose(0, 2, 3, 1, 4)
+    out_bkgth = grouped_attention(q_bkgth, k_bksh, v_bksh, mask_bts)
+    return out_bkgth.transpose(0, 3, 1, 2, 4).reshape(b, t, n * h)
+
+
+def _masked_scores(q_bkgth: jax.Array, k_bksh: jax.Array, mask_bts: jax.Array) -> jax.Array:
+    """fp32 logits [B, K, G, T, S] = q k^T / sqrt(H), masked keys at _MASK_VALUE."""
     logits_bkgts = jnp.einsum(
         "bkgth,bksh->bkgts", q_bkgth, k_bksh, preferred_element_type=jnp.float32
-    ) * (h**-0.5)
-    logits_bkgts = jnp.where(mask_bts[:, None, None], logits_bkgts, _MASK_VALUE)
-    probs_bkgts = jax.nn.softmax(logits_bkgts, axis=-1).astype(v_bksh.dtype)
+    ) * (q_bkgth.shape[-1] ** -0.5)
+    return jnp.where(mask_bts[:, None, None], logits_bkgts, _MASK_VALUE)
+
+
+def _grouped_attention_fwd(q_bkgth, k_bksh, v_bksh, mask_bts):
+    logits_bkgts = _masked_scores(q_bkgth, k_bksh, mask_bts)
+    max_bkgt1 = jnp.max(logits_bkgts, axis=-1, keepdims=True)
+    exp_bkgts = jnp.exp(logits_bkgts - max_bkgt1)
+    sum_bkgt1 = jnp.sum(exp_bkgts, axis=-1, keepdims=True)
+    probs_bkgts = (exp_bkgts / sum_bkgt1).astype(v_bksh.dtype)  # = jax.nn.softmax
     out_bkgth = jnp.einsum("bkgts,bksh->bkgth", probs_bkgts, v_bksh)
-    return out_bkgth.transpose(0, 3, 1, 2, 4).reshape(b, t, n * h)
+    # The max and the sum, not their log-sum-exp: a query that sees no key has max
+    # _MASK_VALUE, and _MASK_VALUE + log(S) rounds back to _MASK_VALUE in fp32.
+    return out_bkgth, (q_bkgth, k_bksh, v_bksh, mask_bts, max_bkgt1, sum_bkgt1)
+
+
+@jax.custom_vjp
+def grouped_attention(
+    q_bkgth: jax.Array, k_bksh: jax.Array, v_bksh: jax.Array, mask_bts: jax.Array
+) -> jax.Array:
+    """softmax(q k^T / sqrt(H), masked) v [B, K, G, T, H], with a backward that
+    recomputes the probabilities instead of keeping them.
+
+    Autodiff keeps the fp32 probabilities (and the exponentials they were divided
+    from) of every layer for the backward: two [B, K, G, T, S] residuals a layer,
+    stacked by the layer scan, written, zero-filled and read back each step (the
+    README's profile). Here only the inputs and the softmax's row max and sum
+    [B, K, G, T, 1] are kept, and the backward recomputes p = exp(scores - max) / sum
+    with one more q k^T, as FlashAttention's backward does: dV = p^T dO, dS = p (dO V^T - rowsum(p dO V^T)) /
+    sqrt(H) at unmasked scores (0 at masked ones), dQ = dS K, dK = dS^T Q. The forward is the plain one, so values are bit
+    for bit unchanged; gradients equal autodiff's up to rounding
+    (tests/model/test_qwen2.py). Memory no longer grows with T x S per layer.
+    """
+    return _grouped_attention_fwd(q_bkgth, k_bksh, v_bksh, mask_bts)[0]
+
+
+def _grouped_attention_bwd(residuals, dout_bkgth):
+    q_bkgth, k_bksh, v_bksh, mask_bts, max_bkgt1, sum_bkgt1 = residuals
+    p_bkgts = jnp.exp(_masked_scores(q_bkgth, k_bksh, mask_bts) - max_bkgt1) / sum_bkgt1
+    dv_bksh = jnp.einsum("bkgts,bkgth->bksh", p_bkgts.astype(v_bksh.dtype), dout_bkgth)
+    dp_bkgts = jnp.einsum(
+        "bkgth,bksh->bkgts", dout_bkgth, v_bksh, preferred_element_type=jnp.float32
+    )
+    centre_bkgt1 = jnp.sum(dp_bkgts * p_bkgts, axis=-1, keepdims=True)
+    ds_bkgts = p_bkgts * (dp_bkgts - centre_bkgt1) * (q_bkgth.shape[-1] ** -0.5)
+    # Masked scores are constants: no gradient (a query that sees no key has p = 1/S).
+    ds_bkgts = jnp.where(mask_bts[:, None, None], ds_bkgts, 0.0).astype(q_bkgth.dtype)
+    dq_bkgth = jnp.einsum("bkgts,bksh->bkgth", ds_bkgts, k_bksh)
+    dk_bksh = jnp.einsum("bkgts,bkgth->bksh", ds_bkgts, q_bkgth)
+    return dq_bkgth, dk_bksh, dv_bksh, None
+
+
+grouped_attention.defvjp(_grouped_attention_fwd, _grouped_attention_bwd)
 
 
 def _attention_in_query_blocks(

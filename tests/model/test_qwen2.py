@@ -252,3 +252,40 @@ def test_from_hf_dict_transformers4_style_matches_preset():
     assert Qwen2Config.from_hf_dict(d) == PRESETS["3b"]
     with pytest.raises(NotImplementedError, match="yarn"):
         Qwen2Config.from_hf_dict({**d, "rope_scaling": {"type": "yarn", "factor": 4.0}})
+
+
+@pytest.mark.parametrize("dtype, tol", [(jnp.float32, 1e-5), (jnp.bfloat16, 3e-2)])
+def test_grouped_attention_gradient_equals_autodiff_of_softmax_attention(dtype, tol):
+    """`qwen2.grouped_attention`'s recomputing backward against autodiff of the plain
+    softmax formula (computed in fp32), for a random cotangent: 2 query heads per KV head,
+    more key slots than queries (a cache), padded keys and one query row that sees no key
+    at all (a left-pad query: uniform probabilities, as in the forward). The forward is
+    held to the plain formula bit for bit in fp32."""
+    from gamecwm_jax.model.qwen2 import grouped_attention
+
+    b, k, g, t, s, h = 2, 2, 2, 5, 7, 8
+    kq, kk, kv, kc = jax.random.split(jax.random.key(0), 4)
+    q = jax.random.normal(kq, (b, k, g, t, h)).astype(dtype)
+    keys = jax.random.normal(kk, (b, k, s, h)).astype(dtype)
+    vals = jax.random.normal(kv, (b, k, s, h)).astype(dtype)
+    ct = jax.random.normal(kc, (b, k, g, t, h)).astype(dtype)
+    causal = np.arange(s)[None, :] <= np.arange(t)[:, None] + (s - t)
+    mask = np.broadcast_to(causal, (b, t, s)).copy()
+    mask[1, :, :3] = False  # row 1's first 3 key slots are padding
+    mask[1, 0, :] = False  # and its first query sees nothing
+    mask = jnp.asarray(mask)
+
+    def plain(q, keys, vals):
+        q, keys, vals = (x.astype(jnp.float32) for x in (q, keys, vals))
+        logits = jnp.einsum("bkgth,bksh->bkgts", q, keys) * h**-0.5
+        probs = jax.nn.softmax(jnp.where(mask[:, None, None], logits, -1e30), axis=-1)
+        return jnp.einsum("bkgts,bksh->bkgth", probs, vals)
+
+    out, vjp = jax.vjp(lambda *a: grouped_attention(*a, mask), q, keys, vals)
+    out_ref, vjp_ref = jax.vjp(plain, q, keys, vals)
+    assert out.dtype == dtype
+    if dtype == jnp.float32:
+        np.testing.assert_array_equal(np.asarray(out), np.asarray(out_ref))
+    f32 = lambda xs: [np.asarray(x, np.float32) for x in xs]
+    for got, want in zip(f32([out, *vjp(ct)]), f32([out_ref, *vjp_ref(ct.astype(jnp.float32))])):
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.abs(want).max())
