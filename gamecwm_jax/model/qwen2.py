@@ -260,14 +260,15 @@ def grouped_attention(
     recomputes the probabilities instead of keeping them.
 
     Autodiff keeps the fp32 probabilities (and the exponentials they were divided
-    from) of every layer for the backward: two [B, K, G, T, S] residuals a layer,
-    stacked by the layer scan, written, zero-filled and read back each step (the
-    README's profile). Here only the inputs and the softmax's row max and sum
-    [B, K, G, T, 1] are kept, and the backward recomputes p = exp(scores - max) / sum
-    with one more q k^T, as FlashAttention's backward does: dV = p^T dO, dS = p (dO V^T - rowsum(p dO V^T)) /
-    sqrt(H) at unmasked scores (0 at masked ones), dQ = dS K, dK = dS^T Q. The forward is the plain one, so values are bit
-    for bit unchanged; gradients equal autodiff's up to rounding
-    (tests/model/test_qwen2.py). Memory no longer grows with T x S per layer.
+    from) for the backward: two [B, K, G, T, S] residuals a layer, which the layer
+    scan stacks, zero-fills, writes and reads back every step (the README's profile).
+    Here only the inputs and the softmax's row max and sum [B, K, G, T, 1] are kept,
+    and the backward recomputes p = exp(scores - max) / sum with one more q k^T, as
+    FlashAttention's backward does: dV = p^T dO, dP = dO V^T, dS = p (dP - rowsum(p dP))
+    / sqrt(H) at unmasked scores (0 at masked ones), dQ = dS K, dK = dS^T Q. Nothing of
+    size T x S is kept between the forward and the backward. The forward is the plain
+    one, so values are bit for bit unchanged; gradients equal autodiff's up to rounding
+    (tests/model/test_qwen2.py).
     """
     return _grouped_attention_fwd(q_bkgth, k_bksh, v_bksh, mask_bts)[0]
 
