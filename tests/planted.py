@@ -383,6 +383,17 @@ PLANTS: tuple[Plant, ...] = (
         "a micro-batch holding two groups scores every completion after its first prompt",
     ),
     Plant(
+        "profile_autodiff_attention_not_swapped",
+        "gamecwm_jax/bench/train.py",
+        "        qwen2.grouped_attention = lambda q, k, v, m: qwen2._grouped_attention_fwd(q, k, v, m)[0]",
+        "        pass",
+        (
+            "tests/train/test_bench.py::"
+            "test_profile_variants_are_other_programs_with_the_same_gradients",
+        ),
+        "`--profile`'s autodiff-attention variant runs the hand-written backward (an A/B of a program with itself)",
+    ),
+    Plant(
         "attention_vjp_uncentred",
         "gamecwm_jax/model/qwen2.py",
         "ds_bkgts = p_bkgts * (dp_bkgts - centre_bkgt1) * (q_bkgth.shape[-1] ** -0.5)",

@@ -74,3 +74,43 @@ def test_trl_side_by_side_gives_both_trainers_the_same_prompts(tmp_path):
         lengths[system] = [len(p) for p in theirs]
     assert all(80 <= n <= 100 for n in lengths[False]), lengths
     assert min(lengths[True]) > max(lengths[False]) + 20, lengths
+
+
+def test_profile_variants_are_other_programs_with_the_same_gradients():
+    """`--profile`'s autodiff variants must really swap the hand-written backwards (else
+    its A/B compares a program with itself) and, being the same math, give the same
+    LoRA gradients through a whole tiny fp32 model (theta 1e6, GQA, a padded row)."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from gamecwm_jax.model import LoraConfig, Qwen2Config, forward, init_lora, init_params
+
+    cfg = Qwen2Config(
+        vocab_size=64, hidden_size=32, intermediate_size=48, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, rope_theta=1e6,
+    )  # fmt: skip
+    params = init_params(jax.random.key(0), cfg, jnp.float32)
+    lcfg = LoraConfig(rank=4, alpha=8.0)
+    lora = jax.tree.map(lambda x: x + 0.05, init_lora(jax.random.key(1), params, cfg, lcfg))
+    tokens = jax.random.randint(jax.random.key(2), (2, 9), 0, 64)
+    mask = jnp.array([[1] * 9, [0] * 3 + [1] * 6])
+    positions = jnp.maximum(jnp.cumsum(mask, 1) - 1, 0)
+
+    def program():
+        def loss(lora_):
+            logits, _ = forward(params, cfg, tokens, positions, mask, lora=lora_, lora_cfg=lcfg)
+            return jnp.sum(jax.nn.log_softmax(logits)[..., 1] * mask)
+
+        fn = jax.jit(jax.grad(loss))
+        return fn.lower(lora).as_text(), fn(lora)
+
+    texts, grads = {}, {}
+    for tag, autodiff in [*bench.AUTODIFF_VARIANTS.items(), ("again", (False, False))]:
+        with bench._autodiff_backward(*autodiff):
+            texts[tag], grads[tag] = program()
+    assert len(set(texts.values())) == len(bench.AUTODIFF_VARIANTS)
+    assert texts["again"] == texts[""]
+    for tag, g in grads.items():
+        for got, want in zip(jax.tree.leaves(g), jax.tree.leaves(grads["_autodiff_both"])):
+            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * np.abs(want).max())
