@@ -466,8 +466,8 @@ def _autodiff_backward(lora: bool, attention: bool):
     from gamecwm_jax.model import qwen2
 
     saved = lora_lib.low_rank, qwen2.grouped_attention
-    if lora:
-        lora_lib.low_rank = lambda x, a, b, s: ((x @ a) @ b) * jnp.asarray(s, x.dtype)
+    if lora:  # their own forwards, which autodiff then differentiates
+        lora_lib.low_rank = lambda x, a, b, s: lora_lib._low_rank_fwd(x, a, b, s)[0]
     if attention:
         qwen2.grouped_attention = lambda q, k, v, m: qwen2._grouped_attention_fwd(q, k, v, m)[0]
     try:
