@@ -204,6 +204,32 @@ PLANTS: tuple[Plant, ...] = (
         "the verifier scores semantics without the config's aspect weights",
     ),
     Plant(
+        "reward_exponent_ignored",
+        "gamecwm_jax/verify/verifier.py",
+        "    return tier_mean(tiers, config) ** config.reward_exponent",
+        "    return tier_mean(tiers, config)",
+        (
+            (
+                "tests/verify/test_reward.py::"
+                "test_the_reward_is_the_weighted_mean_of_the_tiers_to_the_configured_power"
+            ),
+        ),
+        "the reward is the tiers' plain weighted mean whatever the config's exponent",
+    ),
+    Plant(
+        "rescore_ignores_recorded_exponent",
+        "gamecwm_jax/bench/reward.py",
+        '    old = float(run.get("reward_exponent", 1.0))',
+        "    old = 1.0",
+        (
+            (
+                "tests/verify/test_faults.py::"
+                "test_rescoring_a_recorded_run_equals_running_it_with_that_exponent"
+            ),
+        ),
+        "`--from` rescoring takes every recorded run for one made with exponent 1",
+    ),
+    Plant(
         "board_size_fault_may_crash",
         "gamecwm_jax/verify/faults.py",
         "if edited is not None and _plays(edited):",

@@ -24,7 +24,9 @@ fault costs alone. `--compare-seed` scores the same ladders with the seed's
 weights and gates (`RewardConfig.seed()`); `--config.FIELD=VALUE` sets a `RewardConfig` field. Writes
 `reward_calibration.{md,json,png}` to `--out`; the JSON holds every rung's tier scores and
 sub-scores (`parts`), so another weighting can be computed without re-running it;
-`--from that.json` summarizes a recorded run again without verifying anything.
+`--from that.json` summarizes a recorded run again without verifying anything, and
+`--from that.json --config.reward_exponent=X` rescores it under another exponent first
+(exact: the exponent applies to the weighted mean of the recorded tiers).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from gamecwm_jax.games.registry import UnknownGameError, resolve_games
 from gamecwm_jax.verify import RewardConfig, Verifier
 from gamecwm_jax.verify import faults as F
 from gamecwm_jax.verify.plan import rng_for
+from gamecwm_jax.verify.verifier import tier_mean
 
 MAX_FAULTS = 5
 GOAL_SPEARMAN = -0.9
@@ -368,14 +371,18 @@ def main(argv: list[str] | None = None) -> int:
         "verification) into --out",
     )
     args, rest = parser.parse_known_args(argv)
-    if args.source:
-        if rest:
-            parser.error(f"--from re-reads recorded scores; {' '.join(rest)} would not apply")
-        return resummarize(Path(args.source), Path(args.out))
     try:
         overrides = _config_overrides(rest)
+        RewardConfig(**overrides)  # a bad value fails here, with the field's own message
     except ValueError as e:
         parser.error(str(e))
+    if args.source:
+        if set(overrides) - {"reward_exponent"}:
+            parser.error(
+                "--from re-reads recorded tier scores; of the config only "
+                f"--config.reward_exponent can be applied to them, not {sorted(overrides)}"
+            )
+        return resummarize(Path(args.source), Path(args.out), overrides.get("reward_exponent"))
     try:
         names = resolve_games(args.games)
     except UnknownGameError as e:
@@ -399,7 +406,13 @@ def main(argv: list[str] | None = None) -> int:
         for name in tqdm(names, desc="games", unit="game", file=sys.stderr):
             results.append(calibrate(name, verifier, args.chains, args.seed, config, compare))
     elapsed = time.perf_counter() - start
-    run = {"args": vars(args), "seconds": elapsed, "cpus": os.cpu_count(), "games": results}
+    run = {
+        "args": vars(args),
+        "seconds": elapsed,
+        "cpus": os.cpu_count(),
+        "reward_exponent": config.reward_exponent,
+        "games": results,
+    }
     write(run, Path(args.out), compare is not None)
     return 0
 
@@ -409,7 +422,10 @@ def _header(run: dict[str, Any]) -> str:
     return (
         f"Reward calibration: {len(run['games'])} games, {a['chains']} chains of up to "
         f"{MAX_FAULTS} faults, seed {a['seed']}, {'fast' if a.get('fast') else 'default'} "
-        f"budgets; {run.get('cpus', '?')} CPUs, {run['seconds']:.0f} s.\n"
+        f"budgets; {run.get('cpus', '?')} CPUs, {run['seconds']:.0f} s; reward exponent "
+        f"{run.get('reward_exponent', 1.0):g}"
+        + (f" (rescored from {run['rescored_from']:g})" if "rescored_from" in run else "")
+        + ".\n"
     )
 
 
@@ -426,11 +442,33 @@ def write(run: dict[str, Any], out: Path, compare: bool) -> None:
     print(f"\nwrote {out}/reward_calibration.{{md,json,png}}")
 
 
-def resummarize(source: Path, out: Path) -> int:
+def rescore(run: dict[str, Any], exponent: float) -> None:
+    """Every rung's score (and each fault's alone) under another `reward_exponent`, from
+    the recorded tiers: the score is mean ** exponent times the stub factor, so it is
+    multiplied by mean ** (new - old). Runs made before the exponent existed used 1. The
+    tier weights must be the current defaults (unchanged since session 7)."""
+    old = float(run.get("reward_exponent", 1.0))
+    weights = RewardConfig()
+    for game in run["games"]:
+        for r in game["rungs"]:
+            mean = tier_mean(r["tiers"], weights)
+            r["score"] = r["score"] * mean ** (exponent - old) if mean > 0 else 0.0
+        # faults alone record only their scores; none is stubbed, so score = mean ** old
+        game["fault_alone"] = {
+            k: max(v, 0.0) ** (exponent / old) for k, v in game["fault_alone"].items()
+        }
+    run["reward_exponent"] = exponent
+    run["rescored_from"] = old
+
+
+def resummarize(source: Path, out: Path, exponent: float | None = None) -> int:
     """Recomputes every statistic of a recorded run from its rungs' scores (a run made
-    before a statistic existed gains it) and writes the table, JSON and PNG to `out`."""
+    before a statistic existed gains it), rescored under `exponent` if given, and writes
+    the table, JSON and PNG to `out`."""
     try:
         run = json.loads(source.read_text())
+        if exponent is not None:
+            rescore(run, exponent)
         for game in run["games"]:
             game.update(_stats(game["rungs"], "score"))
             if "seed_config" in game:

@@ -81,12 +81,17 @@ def _constant_ok(plan: GoldenPlan) -> tuple[str, ...]:
     return ok + (() if plan.game.chance else ("get_chance_outcomes",))
 
 
-def _combine(tiers: dict[str, float | None], config: RewardConfig) -> float:
+def tier_mean(tiers: dict[str, float | None], config: RewardConfig) -> float:
+    """The weighted mean of the tiers that apply (None: the tier does not apply)."""
     weights = config.weights()
     total = sum(weights[t] for t, v in tiers.items() if v is not None)
     if total <= 0:
         return 0.0
-    return sum(weights[t] * v for t, v in tiers.items() if v is not None) / total
+    return max(sum(weights[t] * v for t, v in tiers.items() if v is not None) / total, 0.0)
+
+
+def _combine(tiers: dict[str, float | None], config: RewardConfig) -> float:
+    return tier_mean(tiers, config) ** config.reward_exponent
 
 
 def score_result(

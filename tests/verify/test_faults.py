@@ -22,6 +22,7 @@ from gamecwm_jax.bench.reward import _stats, spearman
 from gamecwm_jax.games import get_game
 from gamecwm_jax.games.play import random_trajectory
 from gamecwm_jax.games.registry import TERMINAL
+from gamecwm_jax.verify import RewardConfig
 from gamecwm_jax.verify.faults import FAULTS, applicable, chains, inject
 
 REPO = Path(__file__).resolve().parents[2]
@@ -284,3 +285,43 @@ def test_bench_writes_the_table_json_and_plot(tmp_path):
         check=False,
     )
     assert typo.returncode == 2 and "illegal_probes" in typo.stderr
+
+
+def _bench(tmp_path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "gamecwm_jax.bench.reward", *args],
+        cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+
+
+def test_rescoring_a_recorded_run_equals_running_it_with_that_exponent(tmp_path):
+    """`--from run.json --config.reward_exponent=1` rescores the recorded rungs (and each
+    fault alone) to what a run with that exponent verifies, without running a candidate."""
+    common = ("--games", "tic_tac_toe", "--chains", "1", "--fast", "--workers", "1",
+              "--config.illegal_probes=1")  # fmt: skip
+    assert RewardConfig().reward_exponent == 1.5
+    for name, extra in (("default", ()), ("linear", ("--config.reward_exponent=1.0",))):
+        done = _bench(tmp_path, *common, *extra, "--out", str(tmp_path / name))
+        assert done.returncode == 0, done.stderr
+    again = _bench(tmp_path, "--from", str(tmp_path / "default" / "reward_calibration.json"),
+                   "--config.reward_exponent=1.0", "--out", str(tmp_path / "rescored"))  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    runs = {
+        name: json.loads((tmp_path / name / "reward_calibration.json").read_text())
+        for name in ("default", "linear", "rescored")
+    }
+    default, linear, rescored = (runs[n]["games"][0] for n in ("default", "linear", "rescored"))
+    faulty = [r["score"] for r in default["rungs"] if r["k"] > 0]
+    assert faulty and all(0.0 < s < 1.0 for s in faulty)
+    for ran, redone, before in zip(linear["rungs"], rescored["rungs"], default["rungs"]):
+        assert redone["score"] == pytest.approx(ran["score"], abs=1e-12)
+        if 0.0 < before["score"] < 1.0:
+            assert redone["score"] > before["score"]  # the linear reward sits higher
+    assert rescored["fault_alone"] == pytest.approx(linear["fault_alone"], abs=1e-12)
+    for a, b in zip(rescored["ladders"], linear["ladders"], strict=True):
+        assert a["met"] == b["met"] and a["std"] == pytest.approx(b["std"], abs=1e-12)
+    assert runs["rescored"]["reward_exponent"] == 1.0
+    assert "rescored from 1.5" in (tmp_path / "rescored" / "reward_calibration.md").read_text()
+    refused = _bench(tmp_path, "--from", str(tmp_path / "default" / "reward_calibration.json"),
+                     "--config.w_static=1", "--out", str(tmp_path / "refused"))  # fmt: skip
+    assert refused.returncode == 2 and "only --config.reward_exponent" in refused.stderr

@@ -194,9 +194,31 @@ def test_mutating_the_input_is_charged_not_fatal(verifier):
     assert report.tiers["semantics"] == report.tiers["scenarios"] == 1.0
     assert report.details["dynamics"]["pure_applies"] == 0
     assert report.tiers["dynamics"] == pytest.approx(1 - FAST.purity_share)
-    assert 0.8 < report.score < 1.0
+    w = FAST.weights()
+    mean = w["static"] + w["dynamics"] * (1 - FAST.purity_share) + w["semantics"] + w["scenarios"]
+    mean /= w["static"] + w["dynamics"] + w["semantics"] + w["scenarios"]
+    assert report.score == pytest.approx(mean**FAST.reward_exponent)  # 0.85 ** 1.5 = 0.78
     seed = verifier.verify(SHALLOW_COPY, "tic_tac_toe", config=RewardConfig.seed(**_fast_budgets()))
     assert seed.score < 0.3  # the cliff is still there for comparison
+
+
+def test_the_reward_is_the_weighted_mean_of_the_tiers_to_the_configured_power(verifier):
+    """(sum w_t tier_t / sum w_t) ** reward_exponent over the tiers that apply, computed
+    by hand from the report's tiers; the exponent widens the gaps near the top without
+    moving any ranking, and the seed's reward (exponent 1) is the plain mean."""
+    leaky = verifier.verify(KUHN_LEAKY, "kuhn_poker")
+    tiers = {t: v for t, v in leaky.tiers.items() if v is not None}
+    assert "information" in tiers and min(tiers.values()) < 1.0 < len(tiers)
+    w = FAST.weights()
+    mean = sum(w[t] * v for t, v in tiers.items()) / sum(w[t] for t in tiers)
+    assert FAST.reward_exponent == 1.5 and 0.0 < mean < 1.0
+    assert leaky.score == pytest.approx(mean**1.5)
+    linear = verifier.verify(KUHN_LEAKY, "kuhn_poker", config=FAST.replace(reward_exponent=1.0))
+    assert linear.tiers == leaky.tiers
+    assert linear.score == pytest.approx(mean) and linear.score > leaky.score
+    assert RewardConfig.seed().reward_exponent == 1.0
+    with pytest.raises(ValueError, match="reward_exponent must be > 0"):
+        RewardConfig.from_dict({"reward_exponent": 0.0})
 
 
 def _fast_budgets() -> dict:
