@@ -219,7 +219,7 @@ PLANTS: tuple[Plant, ...] = (
     Plant(
         "rescore_ignores_recorded_exponent",
         "gamecwm_jax/bench/reward.py",
-        '    old = float(run.get("reward_exponent", 1.0))',
+        "    old = recorded.reward_exponent",
         "    old = 1.0",
         (
             (

@@ -410,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
         "args": vars(args),
         "seconds": elapsed,
         "cpus": os.cpu_count(),
-        "reward_exponent": config.reward_exponent,
+        "reward_config": config.to_dict(),
         "games": results,
     }
     write(run, Path(args.out), compare is not None)
@@ -423,7 +423,7 @@ def _header(run: dict[str, Any]) -> str:
         f"Reward calibration: {len(run['games'])} games, {a['chains']} chains of up to "
         f"{MAX_FAULTS} faults, seed {a['seed']}, {'fast' if a.get('fast') else 'default'} "
         f"budgets; {run.get('cpus', '?')} CPUs, {run['seconds']:.0f} s; reward exponent "
-        f"{run.get('reward_exponent', 1.0):g}"
+        f"{_recorded_config(run).reward_exponent:g}"
         + (f" (rescored from {run['rescored_from']:g})" if "rescored_from" in run else "")
         + ".\n"
     )
@@ -442,22 +442,30 @@ def write(run: dict[str, Any], out: Path, compare: bool) -> None:
     print(f"\nwrote {out}/reward_calibration.{{md,json,png}}")
 
 
+def _recorded_config(run: dict[str, Any]) -> RewardConfig:
+    """The reward a run was made with; runs before session 11 did not record it: they
+    used today's tier weights (unchanged since session 7) and no exponent (1)."""
+    if "reward_config" in run:
+        return RewardConfig.from_dict(run["reward_config"])
+    # (commit c3d7d64 recorded the exponent alone)
+    return RewardConfig(reward_exponent=float(run.get("reward_exponent", 1.0)))
+
+
 def rescore(run: dict[str, Any], exponent: float) -> None:
     """Every rung's score (and each fault's alone) under another `reward_exponent`, from
-    the recorded tiers: the score is mean ** exponent times the stub factor, so it is
-    multiplied by mean ** (new - old). Runs made before the exponent existed used 1. The
-    tier weights must be the current defaults (unchanged since session 7)."""
-    old = float(run.get("reward_exponent", 1.0))
-    weights = RewardConfig()
+    the recorded tiers: a score is mean ** exponent times the stub factor, so it is
+    multiplied by mean ** (new - old), the mean taken with the run's own weights."""
+    recorded = _recorded_config(run)
+    old = recorded.reward_exponent
     for game in run["games"]:
         for r in game["rungs"]:
-            mean = tier_mean(r["tiers"], weights)
+            mean = tier_mean(r["tiers"], recorded)
             r["score"] = r["score"] * mean ** (exponent - old) if mean > 0 else 0.0
         # faults alone record only their scores; none is stubbed, so score = mean ** old
         game["fault_alone"] = {
             k: max(v, 0.0) ** (exponent / old) for k, v in game["fault_alone"].items()
         }
-    run["reward_exponent"] = exponent
+    run["reward_config"] = recorded.replace(reward_exponent=exponent).to_dict()
     run["rescored_from"] = old
 
 

@@ -320,7 +320,8 @@ def test_rescoring_a_recorded_run_equals_running_it_with_that_exponent(tmp_path)
     assert rescored["fault_alone"] == pytest.approx(linear["fault_alone"], abs=1e-12)
     for a, b in zip(rescored["ladders"], linear["ladders"], strict=True):
         assert a["met"] == b["met"] and a["std"] == pytest.approx(b["std"], abs=1e-12)
-    assert runs["rescored"]["reward_exponent"] == 1.0
+    assert runs["default"]["reward_config"]["reward_exponent"] == 1.5
+    assert runs["rescored"]["reward_config"]["reward_exponent"] == 1.0
     assert "rescored from 1.5" in (tmp_path / "rescored" / "reward_calibration.md").read_text()
     refused = _bench(tmp_path, "--from", str(tmp_path / "default" / "reward_calibration.json"),
                      "--config.w_static=1", "--out", str(tmp_path / "refused"))  # fmt: skip
