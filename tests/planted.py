@@ -230,6 +230,27 @@ PLANTS: tuple[Plant, ...] = (
         "`--from` rescoring takes every recorded run for one made with exponent 1",
     ),
     Plant(
+        "guided_game_exact_spelling_only",
+        "gamecwm_jax/verify/_harness.py",
+        "scripted = wanted if wanted in legal else spelled_alike(wanted, legal)",
+        "scripted = wanted if wanted in legal else None",
+        (
+            (
+                "tests/verify/test_candidate_games.py::"
+                "test_a_guided_game_plays_the_golden_game_through_another_notation"
+            ),
+        ),
+        "a guided game leaves the golden's script at the first move in another notation",
+    ),
+    Plant(
+        "resync_alike_first_ignored",
+        "gamecwm_jax/verify/score.py",
+        "alike = actions[t] if alike_first else None",
+        "alike = None",
+        ("tests/verify/test_candidate_games.py::test_resync_tries_the_move_spelled_alike_first",),
+        "the resync tries the golden's moves in their order, not the one spelled alike first",
+    ),
+    Plant(
         "board_size_fault_may_crash",
         "gamecwm_jax/verify/faults.py",
         "if edited is not None and _plays(edited):",

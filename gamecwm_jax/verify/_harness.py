@@ -279,12 +279,13 @@ def rollout(
     num_players: int,
     prefer: list | None = None,
     resample_player: int | None = None,
+    script: list | None = None,
 ) -> dict:
     """`_rollout`, and with `resample_player`: `resample_history` asked once on that
     player's view of the game just played (the whole game a quarter of the time, else up
     to a random state where the player is to move), as `resample` does for the golden's
     games; recorded as `resample`: {"cut", "player", "samples", "problem"}."""
-    out = _rollout(module, seed, max_steps, num_players, prefer)
+    out = _rollout(module, seed, max_steps, num_players, prefer, script)
     if resample_player is None or not out["steps"]:
         return out
     actions = []
@@ -300,8 +301,25 @@ def rollout(
     return out
 
 
+def spelling_key(action) -> str:
+    """An action string up to case and punctuation: "E2-E4", "(e2e4)" and "e2e4" alike."""
+    return "".join(ch for ch in str(action).lower() if ch.isalnum())
+
+
+def spelled_alike(action: str, legal: list) -> str | None:
+    """The one legal action spelled as `action` up to case and punctuation, if exactly one."""
+    want = spelling_key(action)
+    alike = [a for a in legal if spelling_key(a) == want]
+    return alike[0] if want and len(alike) == 1 else None
+
+
 def _rollout(
-    module, seed: str, max_steps: int, num_players: int, prefer: list | None = None
+    module,
+    seed: str,
+    max_steps: int,
+    num_players: int,
+    prefer: list | None = None,
+    script: list | None = None,
 ) -> dict:
     """A random game driven by the module itself, with the dynamics checks of each step.
 
@@ -321,6 +339,12 @@ def _rollout(
     `end` is "terminal", "bound" (max_steps actions without reaching a terminal),
     "error" (an exception or unusable answer) or "stuck" (no legal action at a
     non-terminal state).
+
+    `script` (a golden game's actions): the module plays them while it offers each, the
+    same string or the one spelled alike up to case and punctuation (a notation of its
+    own); from the first it offers neither way on, the moves are drawn as above. So the
+    end of a long game (a checkmate deep in the golden's coverage suite) is reached
+    through a notation of the module's own, and the golden follows it there.
     """
     rng = random.Random(seed)
     known = set(prefer) if prefer else None
@@ -355,7 +379,15 @@ def _rollout(
             return {"steps": steps, "end": "bound", "error": None}
         if known is not None:
             _probe_step(module, state, step, legal, prefer, probe_rng)
-        if rec["p"] == CHANCE and _valid_chance(rec["c"], legal):
+        scripted = None
+        if script is not None and len(steps) - 1 < len(script):
+            wanted = script[len(steps) - 1]
+            scripted = wanted if wanted in legal else spelled_alike(wanted, legal)
+            if scripted is None:
+                script = None  # off the golden's game: drawn moves from here on
+        if scripted is not None:
+            action = scripted
+        elif rec["p"] == CHANCE and _valid_chance(rec["c"], legal):
             outcomes = rec["c"]
             if known is not None:
                 outcomes = [(a, p) for a, p in outcomes if a in known] or outcomes
@@ -544,6 +576,7 @@ def run_query(module, query: dict, num_players: int) -> dict:
             num_players,
             query.get("prefer"),
             query.get("resample_player"),
+            query.get("script"),
         )
     if kind == "resample":
         return resample(

@@ -92,6 +92,11 @@ class RewardConfig:
     # asked (a roll inside apply_action, say): the faults after it stay observable, the
     # step itself earns nothing (0: no resync, the golden's comparison ends there).
     resync_moves: int = 400
+    # Try first the golden move spelled like the candidate's (up to case and
+    # punctuation) when putting the golden back in step: one try instead of up to all of
+    # a position's moves, so `resync_moves` lasts through a whole game in a notation of
+    # the candidate's own. Off by default until the calibration is re-run with it.
+    resync_alike_first: bool = False
     # Action strings the golden rejects, applied at each golden-driven state: the
     # candidate's apply_action must raise on them (games/API.md).
     illegal_probes: int = 2
@@ -100,6 +105,11 @@ class RewardConfig:
     # after the random golden-driven games (False: random games only, as before).
     coverage_suites: bool = True
     dynamics_rollouts: int = 12  # candidate-driven random games
+    # Candidate-driven games that follow the coverage suite's longest games, through a
+    # notation of the candidate's own, after the random ones: long games whose random
+    # games never end (chess) then show their end rules there too. 0 (the default until
+    # the calibration is re-run with it): none; README, "Session 11".
+    guided_rollouts: int = 0
     semantics_rollouts: int = 24  # golden-driven random games
     resample_queries: int = 32  # (history prefix, player) pairs for resample_history
     resample_samples: int = 2  # calls of resample_history per pair (it may be random)

@@ -49,6 +49,9 @@ class GoldenPlan:
     # golden-driven traces, scenario actions): candidate-driven games prefer these, so the
     # golden can follow them (empty: the candidate draws among all its legal actions).
     vocabulary: list[str] = dataclasses.field(default_factory=list)
+    # The coverage suite's longest games, which the candidate also plays as games of its
+    # own (after the random ones) through a notation of its own (`_harness._rollout`).
+    guided_scripts: list[list[str]] = dataclasses.field(default_factory=list)
 
     def illegal_for(self, i: int) -> list[list[str]] | None:
         """The rejection probes of golden-driven trace i (None where none were picked)."""
@@ -62,6 +65,22 @@ class GoldenPlan:
             | ({"resample_player": i % self.game.num_players} if self.resample_queries else {})
             for i, s in enumerate(self.dynamics_seeds)
         ]
+        n_random = len(self.dynamics_seeds)
+        out += [
+            {
+                "kind": "rollout",
+                "seed": f"{self.seed}:{self.game.name}:guided:{i}",
+                "max_steps": max(self.rollout_steps, len(script)),
+                "script": script,
+            }
+            | ({"prefer": self.vocabulary} if self.vocabulary else {})
+            | (
+                {"resample_player": (n_random + i) % self.game.num_players}
+                if self.resample_queries
+                else {}
+            )
+            for i, script in enumerate(self.guided_scripts)
+        ]
         out += [
             {"kind": "trace", "actions": a, "illegal": self.illegal_for(i)}
             for i, a in enumerate(self.semantic_actions)
@@ -73,7 +92,7 @@ class GoldenPlan:
 
     def slices(self) -> dict[str, slice]:
         sizes = [
-            ("dynamics", len(self.dynamics_seeds)),
+            ("dynamics", len(self.dynamics_seeds) + len(self.guided_scripts)),
             ("semantics", len(self.semantic_actions)),
             ("scenarios", len(self.scenarios)),
             ("resample", len(self.resample_queries)),
@@ -208,8 +227,10 @@ def golden_plan(name: str, seed: int, config: RewardConfig) -> GoldenPlan:
             )
             leak_actions.append(list(other))
     leak_traces = [_harness.trace(golden, a, n) for a in leak_actions]
+    guided: list[list[str]] = []
     if config.coverage_suites:  # after the resample queries, which index the random games
         suite = suite_trajectories(game, golden)
+        guided = sorted(suite, key=len, reverse=True)[: config.guided_rollouts]
         suite_traces, suite_illegal = golden_records(
             golden, suite, n, config.illegal_probes, rng_for(seed, name, "illegal-suite")
         )
@@ -240,6 +261,7 @@ def golden_plan(name: str, seed: int, config: RewardConfig) -> GoldenPlan:
         leak_traces=leak_traces,
         semantic_illegal=semantic_illegal,
         vocabulary=sorted(vocabulary),
+        guided_scripts=guided,
     )
 
 

@@ -465,6 +465,7 @@ def score_semantics(
     candidate_share: float,
     resync_budget: int = 0,
     aspect_weights: Mapping[str, float] | None = None,
+    alike_first: bool = False,
 ) -> TierResult:
     """Golden-driven traces scored by `score_golden_trace`, and candidate-driven games by
     `score_candidate_trace` (`candidate_share` of the tier), each aspect group weighing
@@ -499,6 +500,7 @@ def score_semantics(
             resync_budget,
             by_group=g,
             aspect_weights=aspect_weights,
+            alike_first=alike_first,
         )
         for ro, g in zip(rollouts, b_groups)
     ]
@@ -571,12 +573,22 @@ def _same_position(cand: dict, gold: dict) -> bool:
 
 
 def _find_move(
-    golden: types.ModuleType, state: Any, legal: Any, cand: dict, n: int, budget: list[int]
+    golden: types.ModuleType,
+    state: Any,
+    legal: Any,
+    cand: dict,
+    n: int,
+    budget: list[int],
+    alike: str | None = None,
 ):
     """A golden move among `legal` (the moves at `state`, already observed) to the position
     the candidate shows, as (state, record), or None; each move tried costs one unit of
-    `budget`."""
-    for move in legal if isinstance(legal, list) else []:
+    `budget`. Moves spelled like `alike` (up to case and punctuation) are tried first."""
+    moves = list(legal) if isinstance(legal, list) else []
+    if alike is not None:
+        key = _harness.spelling_key(alike)
+        moves.sort(key=lambda m: _harness.spelling_key(m) != key)  # stable: the rest keep order
+    for move in moves:
         if budget[0] <= 0:
             return None
         budget[0] -= 1
@@ -601,6 +613,7 @@ def _golden_follow(
     probes: tuple,
     crecs: list[dict],
     budget: int,
+    alike_first: bool = False,
 ) -> tuple[list[dict], set[int]]:
     """The golden's records along a candidate's game, like `_golden_along`, and the steps
     where the golden was put back in step with the candidate.
@@ -642,7 +655,8 @@ def _golden_follow(
         if searching and lost and t + 1 < len(crecs):
             # another move instead of the refused one, or one more after the accepted one
             base, legal = (state, rec["l"]) if nxt is None else (nxt, nrec["l"])
-            found = _find_move(golden, base, legal, crecs[t + 1], n, left)
+            alike = actions[t] if alike_first else None
+            found = _find_move(golden, base, legal, crecs[t + 1], n, left, alike)
             if found is None:
                 searching = False
             else:
@@ -661,6 +675,7 @@ def score_candidate_trace(
     resync_budget: int = 0,
     by_group: dict[str, float] | None = None,
     aspect_weights: Mapping[str, float] | None = None,
+    alike_first: bool = False,
 ) -> tuple[float, Failure | None]:
     """Credit for one candidate-driven game in [0, 1]: the golden follows the candidate's
     moves (each one the candidate offered and accepted) as long as it allows them, and
@@ -677,7 +692,7 @@ def score_candidate_trace(
     actions, probes = _candidate_moves(ro)
     crecs = [st.get("rec") if isinstance(st.get("rec"), dict) else {} for st in steps]
     gstates, resynced = _golden_follow(
-        plan.game.name, golden, tuple(actions), n, probes, crecs, resync_budget
+        plan.game.name, golden, tuple(actions), n, probes, crecs, resync_budget, alike_first
     )
     # the rejection probes that count: those the golden rejects as well
     cstates, counted = [], []

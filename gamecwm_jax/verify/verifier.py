@@ -142,6 +142,7 @@ def score_result(
             config.semantics_candidate_share,
             config.resync_moves,
             config.aspect_weights(),
+            config.resync_alike_first,
         )
         results = {"dynamics": dynamics, "semantics": semantics}
         if applicable["scenarios"]:

@@ -19,6 +19,7 @@ from gamecwm_jax.verify import RewardConfig, _harness
 from gamecwm_jax.verify.faults import inject
 from gamecwm_jax.verify.plan import golden_plan
 from gamecwm_jax.verify.score import score_candidate_trace
+from gamecwm_jax.verify.suite import suite_trajectories
 
 FAST = RewardConfig.fast()
 GAME = get_game("tic_tac_toe")
@@ -211,3 +212,66 @@ def test_a_broken_resample_behind_another_notation_still_costs(verifier):
     assert one.details["information"]["resample"] > 0.05
     assert two.details["information"]["resample"] < one.details["information"]["resample"]
     assert two.score < one.score
+
+
+# --- guided games and the resync that tries the move spelled alike first (session 11) ---------
+
+
+def test_a_guided_game_plays_the_golden_game_through_another_notation():
+    """With a script (a golden game), the candidate plays its moves, taking the one spelled
+    alike up to case and punctuation where it writes a move its own way, to the script's
+    end; from the first move it offers neither way on, it draws its moves as usual."""
+    golden = GAME.load_golden()
+    script = _golden_rollout("guided")
+    script = [s["a"] for s in script["steps"] if s["a"] is not None]
+    module = load(faulty("notation"))
+    ro = _harness.rollout(module, "g", 20, 2, None, None, script)
+    taken = [s["a"] for s in ro["steps"] if s["a"] is not None]
+    assert ro["end"] == "terminal" and len(taken) == len(script)
+    assert taken != script  # some moves were taken in the candidate's own spelling
+    assert [_harness.spelling_key(a) for a in taken] == [_harness.spelling_key(a) for a in script]
+    # the golden itself plays the script exactly
+    same = _harness.rollout(golden, "g", 20, 2, None, None, script)
+    assert [s["a"] for s in same["steps"] if s["a"] is not None] == script
+    # a move no spelling matches: the script is left there, and the game still ends
+    off = script[:2] + ["nowhere"] + script[3:]
+    left = _harness.rollout(golden, "g", 20, 2, None, None, off)
+    moves = [s["a"] for s in left["steps"] if s["a"] is not None]
+    assert moves[:2] == script[:2] and "nowhere" not in moves and left["end"] == "terminal"
+    assert _harness.spelled_alike("X(1,1)", ["x(1,1)", "o(1,1)"]) == "x(1,1)"
+    assert _harness.spelled_alike("x11", ["x(1,1)", "[x 1 1]"]) is None  # ambiguous
+
+
+def test_resync_tries_the_move_spelled_alike_first():
+    """One golden move of budget finds the renamed move when the one spelled alike is
+    tried first; in the legal actions' order it is not found with one try."""
+    golden = GAME.load_golden()
+    plan = golden_plan("tic_tac_toe", 0, FAST)
+    ro = _golden_rollout("x")
+    renamed = dict(ro, steps=[dict(s) for s in ro["steps"]])
+    # a step whose move is not the first the golden lists there (the first one tried)
+    t = next(t for t, s in enumerate(ro["steps"][1:-1], 1) if s["rec"]["l"].index(s["a"]) > 0)
+    renamed["steps"][t] = dict(renamed["steps"][t], a=renamed["steps"][t]["a"].upper())
+    length = len(ro["steps"])
+    credit, failure = score_candidate_trace(renamed, golden, plan, 1, alike_first=True)
+    assert credit == pytest.approx(_expected(length, 1))
+    assert "another move" in failure.message
+    credit, _ = score_candidate_trace(renamed, golden, plan, 1, alike_first=False)
+    assert credit < _expected(length, 1) - 0.2
+
+
+def test_guided_games_are_the_suites_longest_and_keep_the_golden_at_one(verifier):
+    config = FAST.replace(guided_rollouts=2, resync_alike_first=True)
+    plan = golden_plan("kuhn_poker", 0, config)
+    assert len(plan.guided_scripts) == 2
+    game = get_game("kuhn_poker")
+    suite = suite_trajectories(game, game.load_golden())
+    assert [len(s) for s in plan.guided_scripts] == sorted(map(len, suite), reverse=True)[:2]
+    assert all(s in suite for s in plan.guided_scripts)
+    assert golden_plan("kuhn_poker", 0, FAST).guided_scripts == []  # off by default
+    guided = [q for q in plan.queries() if q.get("script") is not None]
+    assert [q["script"] for q in guided] == plan.guided_scripts
+    assert all("resample_player" in q for q in guided)  # kuhn_poker is imperfect
+    report = verifier.verify(get_game("kuhn_poker").golden_source, "kuhn_poker", config=config)
+    assert report.score == 1.0
+    assert report.details["dynamics"]["rollouts"] == len(plan.dynamics_seeds) + 2
