@@ -353,7 +353,7 @@ def _rollout(
     if not ok:
         return {"steps": [], "end": "error", "error": f"get_initial_state raised {state}"}
     steps = []
-    for _ in range(max_steps + 1):
+    for t in range(max_steps + 1):  # t: this step's index in `steps`
         rec = observe(module, state, num_players)
         flags = {}
         before = canonical(state)
@@ -379,9 +379,9 @@ def _rollout(
             return {"steps": steps, "end": "bound", "error": None}
         if known is not None:
             _probe_step(module, state, step, legal, prefer, probe_rng)
+        wanted = script[t] if script is not None and t < len(script) else None
         scripted = None
-        if script is not None and len(steps) - 1 < len(script):
-            wanted = script[len(steps) - 1]
+        if wanted is not None:
             scripted = wanted if wanted in legal else spelled_alike(wanted, legal)
             if scripted is None:
                 script = None  # off the golden's game: drawn moves from here on

@@ -15,10 +15,11 @@ class RewardConfig:
     The reward is (sum(weight * tier) / sum(weight)) ** reward_exponent over the tiers
     that apply to the game (information only for imperfect-information games, scenarios
     only where the game has some). Most of it is behaviour compared with the golden: the
-    differential `semantics` tier, which the seed lacks, weighs 0.80, split between golden-driven traces (25%) and
-    the candidate's own games followed by the golden (75%; they still reach the end of a
-    game when another fault, a notation of its own or a transition that moves twice, cuts
-    golden-driven traces short, so the faults that show only there add up). Within it,
+    differential `semantics` tier, which the seed lacks, weighs 0.80, split between
+    golden-driven traces (25%) and the candidate's own games followed by the golden (75%;
+    they still reach the end of a game when another fault, a notation of its own or a
+    transition that moves twice, cuts golden-driven traces short, so the faults that show
+    only there add up). Within it,
     the aspects compared state by state are not equal: rewards weigh 4 (they are what a
     planner maximises, and in most games they show only at the end, so unweighted they
     were one check in a dozen), the outcome of a game (its end and final rewards) 2, the

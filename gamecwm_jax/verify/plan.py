@@ -59,27 +59,21 @@ class GoldenPlan:
 
     def queries(self) -> list[dict[str, Any]]:
         """The candidate's queries, in the order the scorer reads the results."""
+        # the candidate's own games: the random ones, then those following a script
+        games = [(s, None) for s in self.dynamics_seeds] + [
+            (f"{self.seed}:{self.game.name}:guided:{i}", script)
+            for i, script in enumerate(self.guided_scripts)
+        ]
         out: list[dict[str, Any]] = [
             {"kind": "rollout", "seed": s, "max_steps": self.rollout_steps}
+            | (
+                {}
+                if script is None
+                else {"max_steps": max(self.rollout_steps, len(script)), "script": script}
+            )
             | ({"prefer": self.vocabulary} if self.vocabulary else {})
             | ({"resample_player": i % self.game.num_players} if self.resample_queries else {})
-            for i, s in enumerate(self.dynamics_seeds)
-        ]
-        n_random = len(self.dynamics_seeds)
-        out += [
-            {
-                "kind": "rollout",
-                "seed": f"{self.seed}:{self.game.name}:guided:{i}",
-                "max_steps": max(self.rollout_steps, len(script)),
-                "script": script,
-            }
-            | ({"prefer": self.vocabulary} if self.vocabulary else {})
-            | (
-                {"resample_player": (n_random + i) % self.game.num_players}
-                if self.resample_queries
-                else {}
-            )
-            for i, script in enumerate(self.guided_scripts)
+            for i, (s, script) in enumerate(games)
         ]
         out += [
             {"kind": "trace", "actions": a, "illegal": self.illegal_for(i)}
