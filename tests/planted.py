@@ -70,12 +70,15 @@ MODULE_TESTS: dict[str, tuple[str, ...]] = {
     "gamecwm_jax/train/checkpoint.py": (),
     "gamecwm_jax/verify/score.py": ("tests/verify/test_completions.py",),
     "gamecwm_jax/verify/_harness.py": ("tests/verify/test_completions.py",),
+    "gamecwm_jax/verify/ranges.py": ("tests/verify/test_completions.py",),
 }
 
 E2E = "tests/test_grpo_wiring.py::test_one_grpo_step_equals_an_independent_computation"
 PARITY = "tests/test_grpo_wiring.py::test_sampler_batch_and_trainer_logprobs_agree"
 RESUME_RL = "tests/test_rl.py::test_kill_and_resume_equals_uninterrupted"
 RESUME_SFT = "tests/test_sft.py::test_sft_killed_between_checkpoints_resumes_exactly"
+RANGES = "tests/verify/test_ranges.py"
+RANGES_BEHIND = RANGES + "::test_faults_behind_a_fault_the_golden_cannot_follow_still_cost"
 
 PLANTS: tuple[Plant, ...] = (
     # --- the table of issue 14
@@ -249,6 +252,52 @@ PLANTS: tuple[Plant, ...] = (
         "alike = None",
         ("tests/verify/test_candidate_games.py::test_resync_tries_the_move_spelled_alike_first",),
         "the resync tries the golden's moves in their order, not the one spelled alike first",
+    ),
+    Plant(
+        "leak_hides_position",
+        "gamecwm_jax/verify/score.py",
+        "    if cand_view == gold_view:\n        return True\n",
+        "    return cand_view == gold_view\n",
+        (
+            (
+                "tests/verify/test_candidate_games.py::"
+                "test_one_move_more_behind_a_leak_is_followed_and_charged"
+            ),
+        ),
+        "a view that shows more than the golden's hides the position: the golden cannot "
+        "follow a leaking candidate through one move more",
+    ),
+    Plant(
+        "verifier_drops_range_share",
+        "gamecwm_jax/verify/verifier.py",
+        "            config.semantics_range_share,",
+        "            0.0,",
+        (RANGES_BEHIND,),
+        "the verifier never checks the candidate's states against the golden's ranges",
+    ),
+    Plant(
+        "shape_ignores_list_length",
+        "gamecwm_jax/verify/ranges.py",
+        'return ("list", len(value), tuple(',
+        'return ("list", 0, tuple(',
+        (RANGES + "::test_shapes_tell_board_sizes_and_keys_apart_but_not_values", RANGES_BEHIND),
+        "an observation's shape leaves out its lists' lengths: a larger board is in range",
+    ),
+    Plant(
+        "range_rewards_end_and_mid_alike",
+        "gamecwm_jax/verify/ranges.py",
+        '    table = ranges.rewards_end if cand.get("p") == TERMINAL else ranges.rewards_mid\n',
+        "    table = ranges.rewards_end | ranges.rewards_mid\n",
+        (RANGES + "::test_step_credit_by_hand",),
+        "a reward vector the golden gives only at its end counts as in range mid-game",
+    ),
+    Plant(
+        "range_game_ignores_missing_states",
+        "gamecwm_jax/verify/ranges.py",
+        "sum(per_step) / max(length, len(cstates))",
+        "sum(per_step) / len(cstates)",
+        (RANGES + "::test_game_credit_counts_missing_states_and_the_end",),
+        "a candidate game cut short by a crash is in range over the states it reached only",
     ),
     Plant(
         "board_size_fault_may_crash",

@@ -19,7 +19,8 @@ class RewardConfig:
     golden-driven traces (25%) and the candidate's own games followed by the golden (75%;
     they still reach the end of a game when another fault, a notation of its own or a
     transition that moves twice, cuts golden-driven traces short, so the faults that show
-    only there add up). Within it,
+    only there add up; a tenth of their credit checks each state against the range of
+    the golden's answers, which needs no golden in step). Within it,
     the aspects compared state by state are not equal: rewards weigh 4 (they are what a
     planner maximises, and in most games they show only at the end, so unweighted they
     were one check in a dozen), the outcome of a game (its end and final rewards) 2, the
@@ -79,6 +80,12 @@ class RewardConfig:
     # as the golden spells some action, when there is one (False: among all of them, so
     # a candidate with some actions in its own notation leaves the golden's game early).
     candidate_vocabulary: bool = True
+    # Share of each candidate-driven game's credit taken by checking every state, the
+    # golden in step or not, against the range of the golden's answers (its action
+    # strings, reward vectors, observation shapes; `verify/ranges.py`): after a fault the
+    # golden cannot follow at all (a board of another size), the faults after it still
+    # cost something. Small, since a value in range can still be wrong where it stands.
+    semantics_range_share: float = 0.1
     # Share of the information tier taken by the observation-leak check (the rest is
     # resample_history).
     information_leak_share: float = 0.5

@@ -17,6 +17,7 @@ from gamecwm_jax.games.play import observation_history, random_trajectory
 from gamecwm_jax.games.registry import Game
 from gamecwm_jax.verify import _harness
 from gamecwm_jax.verify.config import RewardConfig
+from gamecwm_jax.verify.ranges import GoldenRanges
 from gamecwm_jax.verify.suite import suite_trajectories
 
 
@@ -52,6 +53,9 @@ class GoldenPlan:
     # The coverage suite's longest games, which the candidate also plays as games of its
     # own (after the random ones) through a notation of its own (`_harness._rollout`).
     guided_scripts: list[list[str]] = dataclasses.field(default_factory=list)
+    # The range of the golden's answers along the golden-driven traces, for the
+    # candidate's states the golden cannot follow (`ranges`; None: not checked).
+    ranges: GoldenRanges | None = None
 
     def illegal_for(self, i: int) -> list[list[str]] | None:
         """The rejection probes of golden-driven trace i (None where none were picked)."""
@@ -256,6 +260,9 @@ def golden_plan(name: str, seed: int, config: RewardConfig) -> GoldenPlan:
         semantic_illegal=semantic_illegal,
         vocabulary=sorted(vocabulary),
         guided_scripts=guided,
+        ranges=GoldenRanges.from_records(
+            [rec for record in semantic_traces for rec in record["states"]], n
+        ),
     )
 
 

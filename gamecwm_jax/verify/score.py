@@ -8,6 +8,8 @@ reproduces it.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import json
 import math
 import types
 from collections.abc import Mapping
@@ -15,7 +17,7 @@ from typing import Any
 
 from gamecwm_jax.games.play import check_scenario, observation_history
 from gamecwm_jax.games.registry import CHANCE, TERMINAL
-from gamecwm_jax.verify import _harness
+from gamecwm_jax.verify import _harness, ranges
 from gamecwm_jax.verify.plan import GoldenPlan, _golden_rejects, rng_for
 
 
@@ -466,11 +468,14 @@ def score_semantics(
     resync_budget: int = 0,
     aspect_weights: Mapping[str, float] | None = None,
     alike_first: bool = False,
+    range_share: float = 0.0,
 ) -> TierResult:
     """Golden-driven traces scored by `score_golden_trace`, and candidate-driven games by
-    `score_candidate_trace` (`candidate_share` of the tier), each aspect group weighing
-    `aspect_weights[group]` (1 where absent; the outcome is the group "outcome"). `details`
-    holds each side's mean credit per aspect group, before the weights."""
+    `score_candidate_trace` (`candidate_share` of the tier, `range_share` of each game
+    its states checked against the range of the golden's answers), each aspect group
+    weighing `aspect_weights[group]` (1 where absent; the outcome is the group
+    "outcome"). `details` holds each side's mean credit per aspect group, before the
+    weights (the candidate side's "range" too)."""
     failure = None
     a_scores, a_groups = [], []
     n, has_chance = plan.game.num_players, plan.game.chance
@@ -501,6 +506,7 @@ def score_semantics(
             by_group=g,
             aspect_weights=aspect_weights,
             alike_first=alike_first,
+            range_share=range_share,
         )
         for ro, g in zip(rollouts, b_groups)
     ]
@@ -513,11 +519,11 @@ def score_semantics(
     score = (1 - candidate_share) * a + candidate_share * b if b_scores else a
     groups = [aspect_group(name) for name in _aspects(n, has_chance)] + ["outcome"]
 
-    def mean_groups(per_trace: list[dict[str, float]]) -> dict[str, float]:
+    def mean_groups(per_trace: list[dict[str, float]], names: list[str]) -> dict[str, float]:
         # each aspect group's credit averaged over the traces (a trace not scored: 0), so
         # another weighting of the aspects can be computed from a report
         m = max(len(per_trace), 1)
-        return {g: sum(d.get(g, 0.0) for d in per_trace) / m for g in dict.fromkeys(groups)}
+        return {g: sum(d.get(g, 0.0) for d in per_trace) / m for g in dict.fromkeys(names)}
 
     return TierResult(
         score,
@@ -525,8 +531,8 @@ def score_semantics(
         {
             "golden_driven": a,
             "candidate_driven": b,
-            "golden_aspects": mean_groups(a_groups),
-            "candidate_aspects": mean_groups(b_groups),
+            "golden_aspects": mean_groups(a_groups, groups),
+            "candidate_aspects": mean_groups(b_groups, [*groups, "range"]),
         },
     )
 
@@ -560,15 +566,49 @@ def _golden_along(
 _ALONG_CACHE: dict[tuple, list[dict]] = {}
 
 
+@functools.lru_cache(maxsize=256)  # small: the texts are the candidate's, kept alive here
+def _json_object(text: str) -> dict | None:
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _shows(cand_view: Any, gold_view: str) -> bool:
+    """Whether a candidate's view (canonical JSON) shows what the golden's shows: the same
+    text, or an object with every key of the golden's at the same value. A view that
+    shows more (a leak) still tells the golden's position, so a leak does not stop the
+    golden from following the candidate: it is charged by the observation aspect and the
+    information tier, and the faults behind it stay visible (a random move inside a
+    transition, found again by `_find_move`, is charged instead of going unseen)."""
+    if cand_view == gold_view:
+        return True
+    # a superset's canonical text (sorted keys) is longer: most moves stop here
+    if not isinstance(cand_view, str) or len(cand_view) <= len(gold_view):
+        return False
+    if not (cand_view.startswith("{") and gold_view.startswith("{")):
+        return False
+    c, g = _json_object(cand_view), _json_object(gold_view)
+    return c is not None and g is not None and all(k in c and c[k] == v for k, v in g.items())
+
+
+def _views_show(cand_views: Any, gold_views: list[str]) -> bool:
+    return (
+        isinstance(cand_views, list)
+        and len(cand_views) == len(gold_views)
+        and all(_shows(c, g) for c, g in zip(cand_views, gold_views))
+    )
+
+
 def _same_position(cand: dict, gold: dict) -> bool:
     """Whether a candidate's record shows the golden's position: the same player to move
-    and every player's observation the same (the rules around it, legal actions, rewards,
-    chance, are aspects of their own)."""
+    and every player's observation showing what the golden's shows (`_shows`; the rules
+    around it, legal actions, rewards, chance, are aspects of their own)."""
     return (
         not {"p", "o"} & set(cand.get("err", {}))
         and cand.get("p") == gold["p"]
-        and isinstance(cand.get("o"), list)
-        and cand["o"] == gold["o"]
+        and _views_show(cand.get("o"), gold["o"])
     )
 
 
@@ -598,7 +638,7 @@ def _find_move(
             obs = [_harness.canonical(o) for o in golden.get_observations(nxt)]
         except Exception:  # noqa: BLE001 - the golden's own refusal
             continue
-        if obs == cand.get("o"):
+        if _views_show(cand.get("o"), obs):
             rec = _harness.observe(golden, nxt, n)
             if _same_position(cand, rec):
                 return nxt, rec
@@ -676,6 +716,7 @@ def score_candidate_trace(
     by_group: dict[str, float] | None = None,
     aspect_weights: Mapping[str, float] | None = None,
     alike_first: bool = False,
+    range_share: float = 0.0,
 ) -> tuple[float, Failure | None]:
     """Credit for one candidate-driven game in [0, 1]: the golden follows the candidate's
     moves (each one the candidate offered and accepted) as long as it allows them, and
@@ -684,7 +725,9 @@ def score_candidate_trace(
     in a golden-driven trace, plus the outcome (the candidate's last state agrees on its
     player and rewards). A game the golden leaves (a move it refuses) or one that stops
     where the golden's goes on (a crash, no legal action, an end the golden does not
-    see) counts at least the golden's mean length, the missing steps as 0."""
+    see) counts at least the golden's mean length, the missing steps as 0. `range_share`
+    of the credit checks every state, followed or not, against the range of the golden's
+    answers (`ranges.game_credit`): faults behind one the golden cannot follow still cost."""
     n, has_chance = plan.game.num_players, plan.game.chance
     if not isinstance(ro, dict) or not isinstance(ro.get("steps"), list) or not ro["steps"]:
         return 0.0, None
@@ -742,7 +785,14 @@ def score_candidate_trace(
         failure = Failure(
             "semantics", f"candidate game step {first[0]}: {first[1]}", actions[: first[0]]
         )
-    return credit / total, failure
+    score = credit / total
+    if range_share > 0 and plan.ranges is not None:
+        ended = ro.get("end") not in ("error", "stuck")
+        in_range = ranges.game_credit(cstates, gstates, actions, length, ended, plan.ranges)
+        if by_group is not None:
+            by_group["range"] = in_range
+        score = (1 - range_share) * score + range_share * in_range
+    return score, failure
 
 
 # The name of each aspect's group in `details` and in `RewardConfig.aspect_weights()`

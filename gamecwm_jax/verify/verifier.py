@@ -143,6 +143,7 @@ def score_result(
             config.resync_moves,
             config.aspect_weights(),
             config.resync_alike_first,
+            config.semantics_range_share,
         )
         results = {"dynamics": dynamics, "semantics": semantics}
         if applicable["scenarios"]:

@@ -9,13 +9,14 @@ to their end, and a fault there (wrong final rewards) still costs something: bef
 notation cut every game short and the second fault scored exactly as the first.
 """
 
+import json
 import random
 import types
 
 import pytest
 
 from gamecwm_jax.games import get_game
-from gamecwm_jax.verify import RewardConfig, _harness
+from gamecwm_jax.verify import RewardConfig, _harness, score
 from gamecwm_jax.verify.faults import inject
 from gamecwm_jax.verify.plan import golden_plan
 from gamecwm_jax.verify.score import score_candidate_trace
@@ -59,7 +60,8 @@ def test_wrong_rewards_behind_another_notation_still_cost(verifier):
     at the first renamed action, so only the candidate's own games reach the ends where the
     rewards differ. Without the preferred spelling the golden follows a renamed move by
     the position it leads to (`_golden_follow`); without that either, the games stop
-    early and the two tie."""
+    early and the two tie (without the range checks too, which see losses scored 0 at
+    any end, followed or not: `test_ranges.py`)."""
     codes = [
         (faulty("notation"), "tic_tac_toe"),
         (faulty("notation", "reward_values"), "tic_tac_toe"),
@@ -74,7 +76,9 @@ def test_wrong_rewards_behind_another_notation_still_cost(verifier):
     assert two.details["semantics"]["candidate_driven"] < (
         one.details["semantics"]["candidate_driven"] - 0.02
     )
-    one, two = verifier.verify_batch(codes, config=any_spelling.replace(resync_moves=0))
+    one, two = verifier.verify_batch(
+        codes, config=any_spelling.replace(resync_moves=0, semantics_range_share=0.0)
+    )
     assert two.details["semantics"]["candidate_driven"] == pytest.approx(
         one.details["semantics"]["candidate_driven"], abs=0.02
     )
@@ -160,6 +164,42 @@ def test_one_move_more_is_followed_and_that_step_charged():
     assert credit < _expected(length, 1) - 0.2
 
 
+def _leaky(rec: dict, extra: str = "whole state") -> dict:
+    """The record with every view showing one key more than the golden's."""
+    views = [json.dumps(dict(json.loads(o), state=extra), sort_keys=True) for o in rec["o"]]
+    return dict(rec, o=[_harness.canonical(json.loads(v)) for v in views])
+
+
+def test_one_move_more_behind_a_leak_is_followed_and_charged():
+    """Views that show more than the golden's (a leak) still tell its position: the golden
+    follows the candidate through one move more and charges it as without the leak (the
+    observations aspect, 1 of 5 here, is charged by the leak from the first state). Before,
+    a leak made every position look lost: the search found nothing, the extra move went
+    unseen, and in hanabi (calibration seed 0) the leak added credit to a random move."""
+    golden = GAME.load_golden()
+    plan = golden_plan("tic_tac_toe", 0, FAST)
+    steps = _golden_rollout("x")["steps"]
+    leaky = [dict(s, rec=_leaky(s["rec"])) for s in steps]
+    jumped = {"steps": leaky[:3] + leaky[4:], "end": "terminal", "error": None}
+    length = len(jumped["steps"])
+    by_group: dict[str, float] = {}
+    credit, failure = score_candidate_trace(
+        jumped, golden, plan, resync_budget=400, by_group=by_group
+    )
+    charged = (length - 1) / length  # every aspect but the views loses the charged step
+    assert by_group["player"] == by_group["legal"] == by_group["rewards"] == charged
+    assert by_group["observations"] == 0.0
+    assert by_group["outcome"] == pytest.approx(1 - 1 / (length - 1))
+    assert "one move more" in failure.message or "observation" in failure.message
+    # a view that shows the same keys with another value is another position
+    wrong = [
+        dict(s, rec=dict(s["rec"], o=[o.replace(".", "-") for o in s["rec"]["o"]])) for s in steps
+    ]
+    assert not score._same_position(wrong[1]["rec"], steps[1]["rec"])
+    assert score._same_position(leaky[1]["rec"], steps[1]["rec"])
+    assert not score._same_position(steps[1]["rec"], leaky[1]["rec"])  # less is not enough
+
+
 def test_golden_moves_random_choice_is_seeded():
     a, b = _golden_rollout("y"), _golden_rollout("y")
     assert [s["a"] for s in a["steps"]] == [s["a"] for s in b["steps"]]
@@ -177,8 +217,13 @@ def test_candidate_games_probe_what_the_golden_rejects(verifier):
     )
     assert code != GAME.golden_source
     report = verifier.verify(code, "tic_tac_toe")
-    assert report.details["semantics"]["candidate_driven"] < 0.9
-    assert report.details["semantics"]["golden_driven"] < 0.9
+    sem = report.details["semantics"]
+    # its rejections are all wrong, all else right (its games in range too): the aspect
+    # of weight 1 in 9.5 costs its share of the part that is not range checks
+    assert sem["candidate_aspects"]["rejects"] == 0.0
+    assert sem["candidate_aspects"]["range"] == 1.0
+    assert sem["candidate_driven"] == pytest.approx(1 - (1 - FAST.semantics_range_share) / 9.5)
+    assert sem["golden_driven"] < 0.9
     assert verifier.verify(GAME.golden_source, "tic_tac_toe").score == 1.0
 
 

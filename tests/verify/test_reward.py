@@ -330,13 +330,16 @@ def test_the_verifier_applies_its_aspect_weights(verifier):
     flat = verifier.verify(code, "tic_tac_toe", config=equal)
     sem = weighted.details["semantics"]
     w = {"player": 0.5, "legal": 1, "rewards": 4, "rejects": 1, "observations": 1, "outcome": 2}
-    for side, key in (
-        ("golden_aspects", "golden_driven"),
-        ("candidate_aspects", "candidate_driven"),
+    share = FAST.semantics_range_share  # the candidate's games: that share is range checks
+    for side, key, extra in (
+        ("golden_aspects", "golden_driven", set()),
+        ("candidate_aspects", "candidate_driven", {"range"}),
     ):
         aspects = sem[side]
-        assert set(aspects) == set(w)
+        assert set(aspects) == set(w) | extra
         by_hand = sum(w[g] * aspects[g] for g in w) / sum(w.values())
+        if extra:
+            by_hand = (1 - share) * by_hand + share * aspects["range"]
         assert sem[key] == pytest.approx(by_hand), side
     assert sem["golden_aspects"]["outcome"] < 1.0
     assert weighted.tiers["semantics"] < flat.tiers["semantics"] - 0.02
