@@ -445,10 +445,12 @@ def write(run: dict[str, Any], out: Path, compare: bool) -> None:
 def _recorded_config(run: dict[str, Any]) -> RewardConfig:
     """The reward a run was made with; runs before session 11 did not record it: they
     used today's tier weights (unchanged since session 7) and no exponent (1)."""
+    # fields added since a run was made: the value that does what the reward did then
+    before = {"semantics_range_share": 0.0}  # session 12's range checks
     if "reward_config" in run:
-        return RewardConfig.from_dict(run["reward_config"])
+        return RewardConfig.from_dict(before | run["reward_config"])
     # (commit c3d7d64 recorded the exponent alone)
-    return RewardConfig(reward_exponent=float(run.get("reward_exponent", 1.0)))
+    return RewardConfig(reward_exponent=float(run.get("reward_exponent", 1.0)), **before)
 
 
 def rescore(run: dict[str, Any], exponent: float) -> None:

@@ -326,3 +326,17 @@ def test_rescoring_a_recorded_run_equals_running_it_with_that_exponent(tmp_path)
     refused = _bench(tmp_path, "--from", str(tmp_path / "default" / "reward_calibration.json"),
                      "--config.w_static=1", "--out", str(tmp_path / "refused"))  # fmt: skip
     assert refused.returncode == 2 and "only --config.reward_exponent" in refused.stderr
+
+
+def test_a_recorded_run_keeps_the_reward_it_was_made_with():
+    """Runs record their RewardConfig; fields added since take the value that does what
+    the reward did then (session 11's runs had no range checks), not today's default."""
+    from gamecwm_jax.bench.reward import _recorded_config
+
+    today = RewardConfig().replace(semantics_range_share=0.25).to_dict()
+    assert _recorded_config({"reward_config": today}).semantics_range_share == 0.25
+    session_11 = {k: v for k, v in today.items() if k != "semantics_range_share"}
+    assert _recorded_config({"reward_config": session_11}).semantics_range_share == 0.0
+    older = _recorded_config({"reward_exponent": 1.5})
+    assert (older.reward_exponent, older.semantics_range_share) == (1.5, 0.0)
+    assert _recorded_config({}).reward_exponent == 1.0
