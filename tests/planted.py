@@ -254,6 +254,34 @@ PLANTS: tuple[Plant, ...] = (
         "the resync tries the golden's moves in their order, not the one spelled alike first",
     ),
     Plant(
+        "candidate_draws_exact_spellings_only",
+        "gamecwm_jax/verify/_harness.py",
+        "pool = [a for a in legal if spelling_key(a) in known] or legal",
+        "pool = [a for a in legal if a in prefer] or legal",
+        (
+            (
+                "tests/verify/test_candidate_games.py::"
+                "test_candidate_games_draw_moves_spelled_as_the_golden_spells_them"
+            ),
+        ),
+        "candidate games skip the moves in a notation of the candidate's own (and are "
+        "steered into other games)",
+    ),
+    Plant(
+        "information_reads_exact_spellings_only",
+        "gamecwm_jax/verify/score.py",
+        "            move = action if action in legal else _harness.spelled_alike(action, legal)",
+        "            move = action if action in legal else None",
+        (
+            "tests/verify/test_candidate_games.py::test_a_leak_behind_another_notation_is_still_seen",
+            (
+                "tests/verify/test_candidate_games.py::"
+                "test_a_broken_resample_behind_another_notation_still_costs"
+            ),
+        ),
+        "the information tier stops reading a candidate's own game at its first renamed move",
+    ),
+    Plant(
         "leak_hides_position",
         "gamecwm_jax/verify/score.py",
         "    if cand_view == gold_view:\n        return True\n",

@@ -324,9 +324,11 @@ def _rollout(
     """A random game driven by the module itself, with the dynamics checks of each step.
 
     `prefer` (the action strings the golden uses, when given): the move is drawn among
-    the module's legal actions (or chance outcomes, reweighted) spelled that way, and only
-    when there is none among all of them; so a module that writes some actions in its own
-    notation still plays games the golden can follow, rule by rule, to their end. Each
+    the module's legal actions (or chance outcomes, reweighted) spelled that way up to
+    case and punctuation (`spelling_key`), and only when there is none among all of them;
+    so a module that writes some actions in its own notation plays the games it would
+    play without it (the same draws), which the golden can follow, rule by rule, to
+    their end, and one whose actions the golden has no name for is not steered at all. Each
     non-terminal step then also records `probes`, two strings the module does not list as
     legal there (one of `prefer`, one of its legal actions with a stray suffix), and `rej`,
     whether apply_action raised on each (applied to a copy); the scorer counts those the
@@ -347,7 +349,7 @@ def _rollout(
     through a notation of the module's own, and the golden follows it there.
     """
     rng = random.Random(seed)
-    known = set(prefer) if prefer else None
+    known = {spelling_key(a) for a in prefer} if prefer else None
     probe_rng = random.Random(f"{seed}:probes")
     ok, state = call(fn(module, "get_initial_state"))
     if not ok:
@@ -390,12 +392,12 @@ def _rollout(
         elif rec["p"] == CHANCE and _valid_chance(rec["c"], legal):
             outcomes = rec["c"]
             if known is not None:
-                outcomes = [(a, p) for a, p in outcomes if a in known] or outcomes
+                outcomes = [(a, p) for a, p in outcomes if spelling_key(a) in known] or outcomes
             action = rng.choices([a for a, _ in outcomes], weights=[p for _, p in outcomes])[0]
         else:
             pool = legal
             if known is not None:
-                pool = [a for a in legal if a in known] or legal
+                pool = [a for a in legal if spelling_key(a) in known] or legal
             action = rng.choice(pool)
         step["a"] = action
         ok, nxt = call(fn(module, "apply_action"), state, action)

@@ -77,8 +77,13 @@ class RewardConfig:
     # followed by the golden and compared aspect by aspect); the rest is golden-driven.
     semantics_candidate_share: float = 0.75
     # Candidate-driven games draw their moves among the candidate's legal actions spelled
-    # as the golden spells some action, when there is one (False: among all of them, so
-    # a candidate with some actions in its own notation leaves the golden's game early).
+    # as the golden spells some action up to case and punctuation, when there is one
+    # (False: among all of them, so a candidate with actions the golden has no name for
+    # leaves the golden's game early). Up to case and punctuation (session 12): drawing
+    # only exact spellings steered a candidate with a notation of its own into other
+    # games (pig: "ROLL" never drawn, so every game a run of "stop"s that hid a missing
+    # end test); now it plays the games it would play without the notation, and each
+    # renamed move is charged where the golden finds it again (`resync_alike_first`).
     candidate_vocabulary: bool = True
     # Share of each candidate-driven game's credit taken by checking every state, the
     # golden in step or not, against the range of the golden's answers (its action
@@ -103,8 +108,9 @@ class RewardConfig:
     # Try first the golden move spelled like the candidate's (up to case and
     # punctuation) when putting the golden back in step: one try instead of up to all of
     # a position's moves, so `resync_moves` lasts through a whole game in a notation of
-    # the candidate's own. Off by default until the calibration is re-run with it.
-    resync_alike_first: bool = False
+    # the candidate's own (the candidate's games draw such moves as they draw the
+    # golden's spellings, see `candidate_vocabulary`). On since session 12.
+    resync_alike_first: bool = True
     # Action strings the golden rejects, applied at each golden-driven state: the
     # candidate's apply_action must raise on them (games/API.md).
     illegal_probes: int = 2

@@ -1000,7 +1000,8 @@ def _candidate_resample(ro: dict, player: int, plan: GoldenPlan, golden) -> tupl
     the golden followed that game: so a notation of the candidate's own, which stops
     every query on the golden's games, does not hide how its resample_history works.
     (score, problem or None, the actions of the view)."""
-    actions, probes = _candidate_moves(ro)
+    played, probes = _candidate_moves(ro)
+    actions = list(_golden_spelling(plan.game.name, golden, tuple(played)))
     res = ro.get("resample")
     cut = res.get("cut") if isinstance(res, dict) else None
     if type(cut) is not int or not 0 <= cut <= len(actions) or res.get("player") != player:
@@ -1020,6 +1021,41 @@ def _candidate_resample(ro: dict, player: int, plan: GoldenPlan, golden) -> tupl
         if ok < 1.0 and first is None:
             first = f"resample_history for player {player} after {cut} actions: {why}"
     return total / len(samples), first, prefix
+
+
+def _golden_spelling(
+    game: str, golden: types.ModuleType, actions: tuple[str, ...]
+) -> tuple[str, ...]:
+    """A candidate's moves as the golden spells them: each move the golden does not list
+    where it is played is replaced by the one golden move spelled alike (up to case and
+    punctuation), as far as the golden follows. The information tier reads the
+    candidate's own games through it, so a notation of the candidate's own (whose games
+    draw renamed moves as they draw any other) does not end the golden's view of them at
+    the first renamed move and hide a leak or a broken resample_history behind it."""
+    key = (game, actions)
+    hit = _SPELLING_CACHE.get(key)
+    if hit is not None:
+        return hit
+    out: list[str] = []
+    try:
+        state = golden.get_initial_state()
+        for action in actions:
+            legal = list(golden.get_legal_actions(state))
+            move = action if action in legal else _harness.spelled_alike(action, legal)
+            if move is None:
+                break
+            out.append(move)
+            state = golden.apply_action(state, move)
+    except Exception:  # noqa: BLE001 - the golden refuses: follow no further
+        pass
+    result = tuple(out) + tuple(actions[len(out) :])  # the rest as played (not followed)
+    if len(_SPELLING_CACHE) >= 256:
+        _SPELLING_CACHE.clear()
+    _SPELLING_CACHE[key] = result
+    return result
+
+
+_SPELLING_CACHE: dict[tuple, tuple[str, ...]] = {}
 
 
 def _candidate_moves(ro: dict) -> tuple[list[str], tuple]:
@@ -1092,7 +1128,8 @@ def _leak_score(
     for ro in rollouts or ():
         if golden is None or not isinstance(ro, dict) or not isinstance(ro.get("steps"), list):
             continue
-        actions, probes = _candidate_moves(ro)
+        played, probes = _candidate_moves(ro)
+        actions = list(_golden_spelling(plan.game.name, golden, tuple(played)))
         gstates = _golden_along(
             plan.game.name, golden, tuple(actions), plan.game.num_players, probes
         )

@@ -39,20 +39,36 @@ def load(code: str) -> types.ModuleType:
 
 
 def test_candidate_games_draw_moves_spelled_as_the_golden_spells_them():
+    """With `prefer`, a module draws among its legal actions that the golden has a name
+    for, up to case and punctuation: a notation of its own plays the very games the golden
+    plays (the same draws, some moves renamed), and actions the golden has no name for (a
+    larger board's cells) are drawn only where nothing else is legal. Before session 12
+    only exact spellings were drawn, which steered a renamed game elsewhere (in pig,
+    with "ROLL" renamed, every game became a run of "stop"s)."""
     plan = golden_plan("tic_tac_toe", 0, FAST)
     known = set(plan.vocabulary)
     assert "x(1,1)" in known and "o(2,0)" in known
-    module = load(faulty("notation"))
-    chosen = {True: set(), False: set()}
+    golden, renamed, larger = (
+        GAME.load_golden(),
+        load(faulty("notation")),
+        load(faulty("board_size")),
+    )
+    key = _harness.spelling_key
+    seen_renamed = False
     for i in range(20):
-        for prefer in (True, False):
-            ro = _harness.rollout(module, f"s{i}", 10, 2, plan.vocabulary if prefer else None)
-            for step in ro["steps"]:
-                legal = step["rec"]["l"] or []
-                if step["a"] is not None and any(a in known for a in legal):
-                    chosen[prefer].add(step["a"])
-    assert chosen[True] and chosen[True] <= known
-    assert chosen[False] - known  # drawn among all, some moves are in the other notation
+        moves = {
+            name: [st["a"] for st in _harness.rollout(m, f"s{i}", 10, 2, plan.vocabulary)["steps"]]
+            for name, m in (("golden", golden), ("renamed", renamed))
+        }
+        assert [key(a) for a in moves["renamed"]] == [key(a) for a in moves["golden"]]
+        seen_renamed |= any(a is not None and a not in known for a in moves["renamed"])
+        for step in _harness.rollout(larger, f"s{i}", 10, 2, plan.vocabulary)["steps"]:
+            if step["a"] is not None and set(step["rec"]["l"]) & known:
+                assert step["a"] in known
+    assert seen_renamed
+    # without `prefer`, among all of them: the larger board's own cells too
+    drawn = {st["a"] for i in range(20) for st in _harness.rollout(larger, f"s{i}", 10, 2)["steps"]}
+    assert drawn - known - {None}
 
 
 def test_wrong_rewards_behind_another_notation_still_cost(verifier):
