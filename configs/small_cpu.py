@@ -22,8 +22,8 @@ def get_config():
     c.model.remat = False
     c.data.train_games = "tic_tac_toe"
     # The golden and two rule mutants, in every combination (4 programs, each site 50/50).
-    # The verifier scores them at run time (session 11's reward, seed 0): golden 1.0,
-    # turn_not_passed 0.28, last_row_not_playable 0.46, both 0.25 (apply_mutates_input, used
+    # The verifier scores them at run time (session 12's reward, seed 0): golden 1.0,
+    # turn_not_passed 0.31, last_row_not_playable 0.45, both 0.28 (apply_mutates_input, used
     # before the dense reward, now costs only its purity checks: ~0.78).
     c.data.menu = "tic_tac_toe:turn_not_passed+last_row_not_playable"
     c.data.prompt_style = "name"  # the tiny model cannot read rules; see train/config.py
