@@ -314,7 +314,7 @@ PLANTS: tuple[Plant, ...] = (
     Plant(
         "range_rewards_end_and_mid_alike",
         "gamecwm_jax/verify/ranges.py",
-        '    table = ranges.rewards_end if cand.get("p") == TERMINAL else ranges.rewards_mid\n',
+        '    table = ranges.rewards_end if rec.get("p") == TERMINAL else ranges.rewards_mid\n',
         "    table = ranges.rewards_end | ranges.rewards_mid\n",
         (RANGES + "::test_step_credit_by_hand",),
         "a reward vector the golden gives only at its end counts as in range mid-game",

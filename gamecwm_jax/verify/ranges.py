@@ -89,6 +89,19 @@ class GoldenRanges:
         )
 
 
+def _errors(rec: dict) -> dict:
+    err = rec.get("err")
+    return err if isinstance(err, dict) else {}
+
+
+def rewards_in_range(rec: dict, gold: dict, ranges: GoldenRanges) -> bool:
+    """Whether a state's rewards are a vector the golden gives at such a state (terminal,
+    or not), or the golden's own at the same step (`gold`, may be empty)."""
+    key = None if "r" in _errors(rec) else reward_key(rec.get("r"))
+    table = ranges.rewards_end if rec.get("p") == TERMINAL else ranges.rewards_mid
+    return key is not None and (key in table or key == reward_key(gold.get("r")))
+
+
 def step_credit(cand: dict, gold: dict | None, ranges: GoldenRanges) -> float:
     """One candidate state against the golden's ranges, in [0, 1]: the mean of the share of
     its legal actions the golden spells, whether its rewards are a vector the golden gives
@@ -96,7 +109,7 @@ def step_credit(cand: dict, gold: dict | None, ranges: GoldenRanges) -> float:
     a shape the golden's has. Where the golden is at the same step (`gold`, the golden's
     record there), its own answers there count as in range too, so the golden is always
     fully in range."""
-    err = cand.get("err", {}) if isinstance(cand.get("err"), dict) else {}
+    err = _errors(cand)
     gold = gold or {}
     legal = cand.get("l")
     if "l" in err or not isinstance(legal, list) or not all(isinstance(a, str) for a in legal):
@@ -104,11 +117,9 @@ def step_credit(cand: dict, gold: dict | None, ranges: GoldenRanges) -> float:
     elif not legal:
         actions = 1.0
     else:
-        known = ranges.actions | set(gold.get("l") or [])
-        actions = sum(a in known for a in legal) / len(legal)
-    key = None if "r" in err else reward_key(cand.get("r"))
-    table = ranges.rewards_end if cand.get("p") == TERMINAL else ranges.rewards_mid
-    rewards = float(key is not None and (key in table or key == reward_key(gold.get("r"))))
+        here = gold.get("l") or ()
+        actions = sum(a in ranges.actions or a in here for a in legal) / len(legal)
+    rewards = float(rewards_in_range(cand, gold, ranges))
     obs = cand.get("o")
     n = len(ranges.observations)
     if "o" in err or not isinstance(obs, list) or len(obs) != n or n == 0:
@@ -147,12 +158,8 @@ def game_credit(
         step_credit(c, gstates[t] if t < len(gstates) else None, ranges)
         for t, c in enumerate(cstates)
     ]
-    last = cstates[-1]
-    err = last.get("err", {}) if isinstance(last.get("err"), dict) else {}
     gold = gstates[len(cstates) - 1] if len(cstates) <= len(gstates) else {}
-    key = None if "r" in err else reward_key(last.get("r"))
-    table = ranges.rewards_end if last.get("p") == TERMINAL else ranges.rewards_mid
-    end_ok = ended and key is not None and (key in table or key == reward_key(gold.get("r")))
+    end_ok = ended and rewards_in_range(cstates[-1], gold, ranges)
     spelled = [
         move in ranges.actions or (t < len(gstates) and move in (gstates[t].get("l") or []))
         for t, move in enumerate(moves)

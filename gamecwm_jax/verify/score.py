@@ -1000,8 +1000,7 @@ def _candidate_resample(ro: dict, player: int, plan: GoldenPlan, golden) -> tupl
     the golden followed that game: so a notation of the candidate's own, which stops
     every query on the golden's games, does not hide how its resample_history works.
     (score, problem or None, the actions of the view)."""
-    played, probes = _candidate_moves(ro)
-    actions = list(_golden_spelling(plan.game.name, golden, tuple(played)))
+    actions, probes = _candidate_moves(ro, plan.game.name, golden)
     res = ro.get("resample")
     cut = res.get("cut") if isinstance(res, dict) else None
     if type(cut) is not int or not 0 <= cut <= len(actions) or res.get("player") != player:
@@ -1046,7 +1045,7 @@ def _golden_spelling(
                 break
             out.append(move)
             state = golden.apply_action(state, move)
-    except Exception:  # noqa: BLE001 - the golden refuses: follow no further
+    except Exception:  # noqa: BLE001, S110 - the golden refuses: follow no further
         pass
     result = tuple(out) + tuple(actions[len(out) :])  # the rest as played (not followed)
     if len(_SPELLING_CACHE) >= 256:
@@ -1058,8 +1057,11 @@ def _golden_spelling(
 _SPELLING_CACHE: dict[tuple, tuple[str, ...]] = {}
 
 
-def _candidate_moves(ro: dict) -> tuple[list[str], tuple]:
-    """The moves of a candidate-driven game and the rejection probes of each state."""
+def _candidate_moves(
+    ro: dict, game: str | None = None, golden: types.ModuleType | None = None
+) -> tuple[list[str], tuple]:
+    """The moves of a candidate-driven game and the rejection probes of each state; with
+    the `golden` (of `game`), the moves as it spells them (`_golden_spelling`)."""
     steps = ro["steps"] if isinstance(ro.get("steps"), list) else []
     actions = []
     for step in steps[:-1]:
@@ -1070,6 +1072,8 @@ def _candidate_moves(ro: dict) -> tuple[list[str], tuple]:
         tuple(step["probes"]) if isinstance(step, dict) and _str_list(step.get("probes")) else ()
         for step in steps
     )
+    if golden is not None:
+        actions = list(_golden_spelling(game, golden, tuple(actions)))
     return actions, probes
 
 
@@ -1128,8 +1132,7 @@ def _leak_score(
     for ro in rollouts or ():
         if golden is None or not isinstance(ro, dict) or not isinstance(ro.get("steps"), list):
             continue
-        played, probes = _candidate_moves(ro)
-        actions = list(_golden_spelling(plan.game.name, golden, tuple(played)))
+        actions, probes = _candidate_moves(ro, plan.game.name, golden)
         gstates = _golden_along(
             plan.game.name, golden, tuple(actions), plan.game.num_players, probes
         )
