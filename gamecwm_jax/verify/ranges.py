@@ -147,7 +147,8 @@ def game_credit(
     """A candidate-driven game against the golden's ranges, in [0, 1]: half the mean
     `step_credit` of its states out of `length` (a game cut short counts its missing
     states as 0), half whether its last state's rewards are in range (`ended`: the game
-    reached a state of its own choosing, terminal or at the length bound, not a crash);
+    reached a state of its own choosing, terminal or at a length bound the golden's games
+    may run to, not a crash or past `max_game_length`);
     all of it scaled by the share of its `moves` the golden spells. A game played in a
     notation of the candidate's own earns nothing here: in-range rewards and views along
     moves the golden never makes show no rule the golden has (issue 9: no credit without

@@ -787,8 +787,16 @@ def score_candidate_trace(
         )
     score = credit / total
     if range_share > 0 and plan.ranges is not None:
-        ended = ro.get("end") not in ("error", "stuck")
-        in_range = ranges.game_credit(cstates, gstates, actions, length, ended, plan.ranges)
+        # a game that runs past the length bound the golden's games end within has not
+        # ended where a game may: its rewards there are not the end the range asks for
+        ended = ro.get("end") not in ("error", "stuck") and not (
+            ro.get("end") == "bound" and plan.bound_checked
+        )
+        # a game that reached a terminal of its own is judged over its own length: the
+        # missing states `length` adds are for the position-by-position comparison (the
+        # golden's game goes on), and here they would pay a game for not ending
+        own = len(cstates) if ro.get("end") == "terminal" else length
+        in_range = ranges.game_credit(cstates, gstates, actions, own, ended, plan.ranges)
         if by_group is not None:
             by_group["range"] = in_range
         score = (1 - range_share) * score + range_share * in_range
