@@ -91,6 +91,11 @@ class RewardConfig:
     # golden cannot follow at all (a board of another size), the faults after it still
     # cost something. Small, since a value in range can still be wrong where it stands.
     semantics_range_share: float = 0.1
+    # Actions of extra random golden games (each at most `max_rollout_steps`) played only
+    # for the reward vectors the golden gives at an end: the golden-driven traces alone
+    # are few in a long game and missed backgammon's plain win on some seeds, so a
+    # candidate's correct end failed the range's end test. 0: the traces' ends only.
+    range_step_budget: int = 2000
     # Share of the information tier taken by the observation-leak check (the rest is
     # resample_history).
     information_leak_share: float = 0.5

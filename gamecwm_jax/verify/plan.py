@@ -13,8 +13,8 @@ import random
 from typing import Any
 
 from gamecwm_jax.games import get_game
-from gamecwm_jax.games.play import observation_history, random_trajectory
-from gamecwm_jax.games.registry import Game
+from gamecwm_jax.games.play import choose_action, observation_history, random_trajectory
+from gamecwm_jax.games.registry import TERMINAL, Game
 from gamecwm_jax.verify import _harness
 from gamecwm_jax.verify.config import RewardConfig
 from gamecwm_jax.verify.ranges import GoldenRanges
@@ -189,6 +189,24 @@ def _golden_rejects(golden: Any, state: Any, action: str) -> bool:
     return False
 
 
+def _end_rewards(
+    golden: Any, name: str, seed: int, steps: int, budget: int, n: int
+) -> list[list[float]]:
+    """The rewards at the end of random golden games (`budget` actions in all, each game
+    at most `steps`): more of the vectors a game can end with than the traces show."""
+    out = []
+    for i in range(budget // max(steps, 1)):
+        rng = rng_for(seed, name, "ends", i)
+        state = golden.get_initial_state()
+        for _ in range(steps):
+            if golden.get_current_player(state) == TERMINAL:
+                break
+            state = golden.apply_action(state, choose_action(golden, state, rng))
+        if golden.get_current_player(state) == TERMINAL:
+            out.append([float(x) for x in golden.get_rewards(state)][:n])
+    return out
+
+
 @functools.lru_cache(maxsize=256)
 def golden_plan(name: str, seed: int, config: RewardConfig) -> GoldenPlan:
     game = get_game(name)
@@ -261,7 +279,20 @@ def golden_plan(name: str, seed: int, config: RewardConfig) -> GoldenPlan:
         vocabulary=sorted(vocabulary),
         guided_scripts=guided,
         ranges=GoldenRanges.from_records(
-            [rec for record in semantic_traces for rec in record["states"]], n
+            [rec for record in semantic_traces for rec in record["states"]]
+            + [
+                {"p": TERMINAL, "r": r}
+                for r in _end_rewards(golden, name, seed, steps, config.range_step_budget, n)
+            ],
+            n,
+            shortest=min(
+                (
+                    len(record["states"])
+                    for record in semantic_traces
+                    if record["states"] and record["states"][-1].get("p") == TERMINAL
+                ),
+                default=1,
+            ),
         ),
     )
 

@@ -67,9 +67,10 @@ class GoldenRanges:
     rewards_end: frozenset[tuple[float, ...]]  # reward vectors at terminal states
     rewards_mid: frozenset[tuple[float, ...]]  # reward vectors at the other states
     observations: tuple[frozenset, ...]  # per player: the shapes of its observations
+    shortest: int = 1  # the fewest states of a golden game that reaches a terminal
 
     @classmethod
-    def from_records(cls, records: list[dict], num_players: int) -> GoldenRanges:
+    def from_records(cls, records: list[dict], num_players: int, shortest: int = 1) -> GoldenRanges:
         """From the golden's state records (`_harness.observe`)."""
         actions: set[str] = set()
         ends: set = set()
@@ -86,6 +87,7 @@ class GoldenRanges:
             frozenset(ends - {None}),
             frozenset(mids - {None}),
             tuple(frozenset(s - {None}) for s in obs),
+            shortest,
         )
 
 

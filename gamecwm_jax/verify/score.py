@@ -792,15 +792,29 @@ def score_candidate_trace(
         ended = ro.get("end") not in ("error", "stuck") and not (
             ro.get("end") == "bound" and plan.bound_checked
         )
-        # a game that reached a terminal of its own is judged over its own length: the
-        # missing states `length` adds are for the position-by-position comparison (the
-        # golden's game goes on), and here they would pay a game for not ending
-        own = len(cstates) if ro.get("end") == "terminal" else length
-        in_range = ranges.game_credit(cstates, gstates, actions, own, ended, plan.ranges)
+        in_range = ranges.game_credit(
+            cstates, gstates, actions, _range_length(ro, reached, length, plan), ended, plan.ranges
+        )
         if by_group is not None:
             by_group["range"] = in_range
         score = (1 - range_share) * score + range_share * in_range
     return score, failure
+
+
+def _range_length(ro: dict, reached: int, length: int, plan: GoldenPlan) -> int:
+    """The length a candidate game's range checks count its states out of.
+
+    `length` counts the states a cut game is missing where the golden's game goes on. Once
+    the golden has lost the position (a move it refuses, a random move inside a
+    transition) it cannot say whether the game should go on, and counting those states
+    would pay a game for not ending: a missing end test, whose games run on in range,
+    raised backgammon's reward after a random move. So a game that reaches a terminal of
+    its own where the golden no longer follows counts its own states, but never fewer
+    than the shortest golden game (a game over at once is still cut short)."""
+    steps = len(ro["steps"])
+    if ro.get("end") != "terminal" or reached >= steps or plan.ranges is None:
+        return length
+    return max(steps, plan.ranges.shortest)
 
 
 # The name of each aspect's group in `details` and in `RewardConfig.aspect_weights()`
