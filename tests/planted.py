@@ -328,6 +328,45 @@ PLANTS: tuple[Plant, ...] = (
         "a candidate game cut short by a crash is in range over the states it reached only",
     ),
     Plant(
+        "range_counts_the_mean_where_the_golden_left",
+        "gamecwm_jax/verify/score.py",
+        'if ro.get("end") != "terminal" or reached >= steps or plan.ranges is None:',
+        "if True:",
+        (
+            RANGES
+            + "::test_a_game_the_golden_leaves_is_in_range_over_its_own_length_not_less_than_the_shortest",
+        ),
+        "a game the golden no longer follows, ended at a terminal of its own, is in range "
+        "over the golden's mean length: a game that never ends earns more",
+    ),
+    Plant(
+        "range_ignores_the_shortest_game",
+        "gamecwm_jax/verify/score.py",
+        "return max(steps, plan.ranges.shortest)",
+        "return steps",
+        (
+            RANGES
+            + "::test_a_game_the_golden_leaves_is_in_range_over_its_own_length_not_less_than_the_shortest",
+        ),
+        "a game over at once after a move the golden refuses is fully in range",
+    ),
+    Plant(
+        "range_end_past_a_checked_bound",
+        "gamecwm_jax/verify/score.py",
+        'ended = ro.get("end") not in ("error", "stuck") and not (',
+        'ended = ro.get("end") not in ("error", "stuck") or not (',
+        (RANGES + "::test_a_game_past_a_checked_length_bound_fails_the_end_test",),
+        "a game still going past max_game_length passes the range's end test",
+    ),
+    Plant(
+        "range_end_rewards_from_traces_only",
+        "gamecwm_jax/verify/plan.py",
+        "for i in range(budget // max(steps, 1)):",
+        "for i in range(0):",
+        (RANGES + "::test_end_rewards_come_from_extra_golden_games_too",),
+        "the range's end rewards come from the few golden-driven traces only",
+    ),
+    Plant(
         "board_size_fault_may_crash",
         "gamecwm_jax/verify/faults.py",
         "if edited is not None and _plays(edited):",

@@ -446,7 +446,10 @@ def _recorded_config(run: dict[str, Any]) -> RewardConfig:
     """The reward a run was made with; runs before session 11 did not record it: they
     used today's tier weights (unchanged since session 7) and no exponent (1)."""
     # fields added since a run was made: the value that does what the reward did then
-    before = {"semantics_range_share": 0.0}  # session 12's range checks
+    before = {
+        "semantics_range_share": 0.0,  # session 12's range checks
+        "range_step_budget": 0,  # session 13's golden games for the range's end rewards
+    }
     if "reward_config" in run:
         return RewardConfig.from_dict(before | run["reward_config"])
     # (commit c3d7d64 recorded the exponent alone)

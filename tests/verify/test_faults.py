@@ -335,8 +335,13 @@ def test_a_recorded_run_keeps_the_reward_it_was_made_with():
 
     today = RewardConfig().replace(semantics_range_share=0.25).to_dict()
     assert _recorded_config({"reward_config": today}).semantics_range_share == 0.25
-    session_11 = {k: v for k, v in today.items() if k != "semantics_range_share"}
+    assert _recorded_config({"reward_config": today}).range_step_budget == 2000
+    session_11 = {
+        k: v for k, v in today.items() if k not in ("semantics_range_share", "range_step_budget")
+    }
     assert _recorded_config({"reward_config": session_11}).semantics_range_share == 0.0
+    session_12 = {k: v for k, v in today.items() if k != "range_step_budget"}
+    assert _recorded_config({"reward_config": session_12}).range_step_budget == 0
     older = _recorded_config({"reward_exponent": 1.5})
     assert (older.reward_exponent, older.semantics_range_share) == (1.5, 0.0)
     assert _recorded_config({}).reward_exponent == 1.0

@@ -155,3 +155,76 @@ def test_faults_behind_a_fault_the_golden_cannot_follow_still_cost(verifier, gam
     ]
     gaps = [a - b for a, b in itertools.pairwise(without)]
     assert min(gaps) < 0.002, without
+
+
+def _ttt_game(max_moves: int) -> tuple[dict, object]:
+    """A golden tic-tac-toe game of at most `max_moves` moves (the first seed giving one)."""
+    golden = get_game("tic_tac_toe").load_golden()
+    plan = golden_plan("tic_tac_toe", 0, FAST)
+    for i in range(200):
+        ro = _harness.rollout(golden, f"short{i}", plan.rollout_steps, 2, plan.vocabulary)
+        if ro["end"] == "terminal" and len(ro["steps"]) <= max_moves + 1:
+            return ro, golden
+    raise AssertionError("no short game")
+
+
+def _range_of(ro: dict, golden, plan) -> float:
+    by_group: dict[str, float] = {}
+    score_candidate_trace(ro, golden, plan, by_group=by_group, resync_budget=0, range_share=1.0)
+    return by_group["range"]
+
+
+def test_a_game_the_golden_leaves_is_in_range_over_its_own_length_not_less_than_the_shortest():
+    """Once the golden refuses a move it cannot say whether the game should go on. The
+    range checks used to count such a game, ended at a terminal of its own, out of the
+    golden's mean length: a short game earned less than one that never ends (backgammon,
+    seed 5: a missing end test after a random move raised the reward). Now it counts its
+    own states, but never fewer than the golden's shortest game."""
+    plan = golden_plan("tic_tac_toe", 0, FAST)
+    ro, golden = _ttt_game(6)
+    states = len(ro["steps"])
+    assert plan.ranges.shortest == 6 and states < plan.mean_length + 1  # 5 moves win at best
+    # the first move is one the golden refuses there (o moves first); every record is
+    # the golden's, so each state is in range, and so is the end
+    left = dict(ro, steps=[dict(ro["steps"][0], a="o(0,0)")] + ro["steps"][1:])
+    assert "o(0,0)" in plan.ranges.actions
+    assert _range_of(left, golden, plan) == 1.0
+    # the same game over after its refused move: 2 states, counted out of 6
+    over = dict(left, steps=[left["steps"][0], dict(ro["steps"][-1], a=None)])
+    assert _range_of(over, golden, plan) == pytest.approx(0.5 * 2 / 6 + 0.5)
+    # where the golden follows to the end and goes on, the game still counts the golden's
+    # mean length: over at once (the final position shown at the start, every answer in
+    # range) is 1 state of int(mean length + 1)
+    once = dict(ro, steps=[dict(ro["steps"][-1], a=None)])
+    mean = int(min(plan.mean_length + 1, plan.rollout_steps))
+    assert mean > 6
+    assert _range_of(once, golden, plan) == pytest.approx(0.5 * 1 / mean + 0.5)
+
+
+def test_a_game_past_a_checked_length_bound_fails_the_end_test():
+    """A game still going after max_game_length actions has not ended where a game may:
+    its rewards there fail the end test where the bound is checked (the golden's games
+    all end within it), and pass where rollouts are cut before it."""
+    ro, golden = _ttt_game(9)
+    checked = golden_plan("tic_tac_toe", 0, FAST)
+    assert checked.bound_checked
+    # the golden's own game, with the candidate claiming it went on past the bound
+    last = ro["steps"][-1]
+    going = dict(ro, end="bound", steps=[*ro["steps"][:-1], dict(last, rec=dict(last["rec"], p=0))])
+    on_range = _range_of(going, golden, checked)
+    cut = golden_plan("tic_tac_toe", 0, RewardConfig.fast(max_rollout_steps=9))
+    assert not cut.bound_checked
+    assert _range_of(going, golden, cut) == pytest.approx(on_range + 0.5)
+
+
+def test_end_rewards_come_from_extra_golden_games_too():
+    """Backgammon's golden-driven traces on seed 5 never end in a plain win for the first
+    player, so a candidate's correct end failed the range's end test; extra random golden
+    games (`range_step_budget`) add the vectors a game ends with."""
+    none = golden_plan("backgammon", 5, RewardConfig(range_step_budget=0)).ranges
+    more = golden_plan("backgammon", 5, RewardConfig()).ranges
+    assert (1.0, -1.0) not in none.rewards_end
+    assert (1.0, -1.0) in more.rewards_end and none.rewards_end < more.rewards_end
+    # every vector added is one the golden gives at an end: a win of 1, 2 or 3 points
+    assert more.rewards_end <= {(s * v, -s * v) for s in (1.0, -1.0) for v in (1.0, 2.0, 3.0)}
+    assert more.rewards_mid == none.rewards_mid and more.actions == none.actions
