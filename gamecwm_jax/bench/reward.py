@@ -166,6 +166,9 @@ def calibrate(
         r["score"] = rep.score
         r["tiers"] = rep.tiers
         r["parts"] = parts(rep)
+        sandbox = rep.details.get("sandbox") or {}
+        if not sandbox.get("finished", True):
+            r["stopped"] = sandbox.get("stopped")  # a time limit: a loaded machine?
     out = {
         "game": name,
         "candidates": len(rungs),
@@ -414,6 +417,20 @@ def main(argv: list[str] | None = None) -> int:
         "games": results,
     }
     write(run, Path(args.out), compare is not None)
+    stopped = [
+        f"{g['game']} chain {r['chain']} k={r['k']} ({r['stopped']})"
+        for g in results
+        for r in g["rungs"]
+        if r.get("stopped")
+    ]
+    if stopped:
+        # a candidate the sandbox stopped scores what it answered before; on a machine
+        # busy with other jobs that can be a time limit, not the candidate
+        print(
+            f"warning: {len(stopped)} candidates stopped before they finished: "
+            + "; ".join(stopped[:10]),
+            file=sys.stderr,
+        )
     return 0
 
 
